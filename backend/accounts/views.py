@@ -1,0 +1,66 @@
+"""Session authentication for the single-page app."""
+
+from typing import Any
+
+from django.contrib.auth import authenticate, login, logout
+from django.middleware.csrf import get_token
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.pipeline.api.protection import GuardedViewMixin
+from backend.pipeline.api.serializers import ErrorEnvelopeSerializer
+from backend.pipeline.errors import PipelineError
+
+from .serializers import CsrfSerializer, LoginSerializer, MeSerializer, me
+
+
+class InvalidCredentials(PipelineError):
+    default_code = "invalid_credentials"
+    default_detail = _("Wrong username or password.")
+
+
+class CsrfView(APIView):
+    """Sets the CSRF cookie and answers its token, for clients on another origin."""
+
+    @extend_schema(responses={200: CsrfSerializer}, summary="Get a CSRF token")
+    def get(self, request: Request) -> Response:
+        return Response({"csrf_token": get_token(request._request)})
+
+
+class LoginView(GuardedViewMixin, APIView):
+    @extend_schema(
+        request=LoginSerializer,
+        responses={200: MeSerializer, 400: ErrorEnvelopeSerializer, 403: ErrorEnvelopeSerializer},
+        summary="Log in",
+    )
+    def post(self, request: Request) -> Response:
+        body = LoginSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            username=body.validated_data["username"],
+            password=body.validated_data["password"],
+        )
+        if user is None:
+            raise InvalidCredentials()
+        login(request._request, user)
+        return Response(me(user))
+
+
+class LogoutView(GuardedViewMixin, APIView):
+    @extend_schema(
+        request=None, responses={204: None, 403: ErrorEnvelopeSerializer}, summary="Log out"
+    )
+    def post(self, request: Request) -> Response:
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: MeSerializer}, summary="Who is logged in")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(me(request.user))

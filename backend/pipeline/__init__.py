@@ -1,0 +1,31 @@
+"""Pipelines for Django REST framework.
+
+Multi-step, server-driven flows whose every step is answered as a JSON step
+descriptor. The concepts are those of Sentry's pipeline module: a
+`Pipeline` runs the views of a `PipelineProvider` (found by key through a
+provider manager), each `PipelineView` binds state and moves the flow on,
+and `NestedPipelineView` runs a whole pipeline as one step.
+"""
+
+from .base import Pipeline, PipelineNotInitialized
+from .nested import NestedPipelineView
+from .outcomes import Form, Redirect, StepResponse
+from .provider import PipelineProvider, ProviderManager
+from .steps import INITIAL_DATA_KEY, ConditionalStep, FormView, LateBoundStep, PipelineView, Step
+
+__all__ = [
+    "INITIAL_DATA_KEY",
+    "ConditionalStep",
+    "Form",
+    "FormView",
+    "LateBoundStep",
+    "NestedPipelineView",
+    "Pipeline",
+    "PipelineNotInitialized",
+    "PipelineProvider",
+    "PipelineView",
+    "ProviderManager",
+    "Redirect",
+    "Step",
+    "StepResponse",
+]

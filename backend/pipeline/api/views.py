@@ -1,0 +1,254 @@
+"""The REST API of PROTOCOL.md over the pipeline engine."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .. import ownership
+from ..base import Pipeline
+from ..conf import conf
+from ..descriptors import api_root
+from ..errors import (
+    InvalidRequest,
+    InvalidReturnTo,
+    PipelineCancelled,
+    PipelineExpired,
+    PipelineNotFound,
+    PipelineOutdated,
+    UnknownPipeline,
+    UnknownProvider,
+    flatten_errors,
+)
+from ..registry import all_pipelines, get_pipeline_class
+from ..requests import display_request, submission_request
+from ..state import ACTIVE, CANCELLED
+from ..steps import INITIAL_DATA_KEY
+from ..store import get_store
+from . import serializers as api
+from .protection import GuardedViewMixin
+
+MAX_FLOW_ID_LENGTH = 64
+
+_ERROR = api.ErrorEnvelopeSerializer
+_DESCRIPTOR_OR_ERROR = PolymorphicProxySerializer(
+    component_name="DescriptorOrError",
+    serializers=[api.DESCRIPTOR, api.ErrorEnvelopeSerializer],
+    resource_type_field_name=None,
+)
+_COMMON: dict[int | str, Any] = {
+    403: OpenApiResponse(_ERROR, description="CSRF check failed (`csrf_failed`)."),
+    404: OpenApiResponse(_ERROR, description="Unknown flow, or not bound to this client."),
+    413: OpenApiResponse(_ERROR, description="Body too large (`payload_too_large`)."),
+}
+_GONE = OpenApiResponse(
+    _ERROR,
+    description="Expired, cancelled, or its steps changed (`pipeline_expired`, "
+    "`pipeline_cancelled`, `pipeline_outdated`); `restart` says what to start.",
+)
+_CONFLICT = OpenApiResponse(
+    api.DESCRIPTOR,
+    description="Stale version or finished flow: the current descriptor, with an "
+    "error `stale_version` or `pipeline_finished`.",
+)
+
+
+class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
+    """Start, show, advance, go back in and cancel flows."""
+
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(responses={200: api.CatalogSerializer}, summary="Catalog of pipelines")
+    def list(self, request: Request) -> Response:
+        return Response({"pipelines": [_catalog_entry(cls) for cls in all_pipelines()]})
+
+    @extend_schema(
+        request=api.StartSerializer,
+        responses={
+            201: api.STARTED_DESCRIPTOR,
+            400: OpenApiResponse(_ERROR, description="Malformed, or `invalid_return_to`."),
+            **_COMMON,
+        },
+        summary="Start a flow",
+    )
+    def create(self, request: Request) -> Response:
+        body = _validated(api.StartSerializer, request.data)
+        pipeline_cls = get_pipeline_class(body["pipeline"])
+        if pipeline_cls.login_required and not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        if body["provider"] not in pipeline_cls.provider_manager:
+            raise UnknownProvider()
+        return_to = _checked_return_to(request, body["return_to"])
+        pipeline = pipeline_cls(display_request(request), body["provider"])
+        initial = _initial_state(pipeline, body["initial_data"])
+        pipeline.initialize(initial_state=initial, return_to=return_to)
+        response = pipeline.current_step()
+        response.data["token"] = pipeline.token
+        response.status_code = status.HTTP_201_CREATED
+        response["Location"] = f"{api_root()}{response.data['id']}/"
+        return response
+
+    @extend_schema(responses={200: api.DESCRIPTOR, 410: _GONE, **_COMMON}, summary="Show a flow")
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return _load(request, pk).current_step()
+
+    @extend_schema(
+        request=api.SubmitSerializer,
+        responses={
+            200: api.DESCRIPTOR,
+            400: OpenApiResponse(
+                _DESCRIPTOR_OR_ERROR,
+                description="Invalid data: the same step with `errors`; or a malformed "
+                "request: the error envelope.",
+            ),
+            409: _CONFLICT,
+            410: _GONE,
+            **_COMMON,
+        },
+        summary="Submit the current step",
+        operation_id="pipelines_submit",
+    )
+    def submit(self, request: Request, pk: str) -> Response:
+        body = _validated(api.SubmitSerializer, request.data)
+        pipeline = _load(request, pk)
+        refused = _refuse_stale(pipeline, body["version"])
+        if refused is not None:
+            return refused
+        pipeline.request = submission_request(request, body["data"])
+        return pipeline.current_step()
+
+    @extend_schema(
+        request=api.VersionSerializer,
+        responses={
+            200: api.DESCRIPTOR,
+            400: OpenApiResponse(_ERROR, description="Malformed, or `back_not_allowed`."),
+            409: _CONFLICT,
+            410: _GONE,
+            **_COMMON,
+        },
+        summary="Go back one step",
+    )
+    @action(detail=True, methods=["post"])
+    def back(self, request: Request, pk: str) -> Response:
+        body = _validated(api.VersionSerializer, request.data)
+        pipeline = _load(request, pk)
+        return _refuse_stale(pipeline, body["version"]) or pipeline.back()
+
+    @extend_schema(
+        request=None,
+        responses={204: None, 409: _CONFLICT, 410: _GONE, **_COMMON},
+        summary="Cancel a flow",
+    )
+    def destroy(self, request: Request, pk: str) -> Response:
+        pipeline = _load(request, pk)
+        store = get_store()
+        for _attempt in range(3):
+            state = pipeline.flow
+            assert state is not None
+            if state.status != ACTIVE:
+                break
+            state.status = CANCELLED
+            if store.compare_and_set(state, state.version):
+                return Response(status=status.HTTP_204_NO_CONTENT)
+            pipeline = _load(request, pk)
+        return _conflict(pipeline)
+
+    @extend_schema(
+        responses={404: OpenApiResponse(_ERROR, description="No flow waits for this state.")},
+        summary="Return target of browser redirects (OAuth)",
+    )
+    @action(detail=False, methods=["get"])
+    def callback(self, request: Request) -> Response:
+        # Reserved for redirect-based steps: no step of this release waits
+        # for a browser to come back, so no flow can match.
+        raise PipelineNotFound()
+
+
+def _catalog_entry(pipeline_cls: type[Pipeline]) -> dict[str, Any]:
+    providers = pipeline_cls.provider_manager.all()
+    return {
+        "name": pipeline_cls.pipeline_name,
+        "title": str(pipeline_cls.title),
+        "providers": [{"key": p.key, "name": str(p.name)} for p in providers],
+    }
+
+
+def _validated(serializer_cls: type[serializers.Serializer[Any]], data: Any) -> dict[str, Any]:
+    serializer = serializer_cls(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _load(request: Request, flow_id: str) -> Pipeline:
+    """The flow's pipeline, shown to `request`, if it owns it and it can go on."""
+    state = get_store().load(flow_id) if len(flow_id) <= MAX_FLOW_ID_LENGTH else None
+    if state is None or not ownership.owns(request, state):
+        raise PipelineNotFound()
+    if state.status == CANCELLED:
+        raise PipelineCancelled(state.pipeline, state.provider)
+    if state.is_expired(timezone.now()):
+        raise PipelineExpired(state.pipeline, state.provider)
+    try:
+        pipeline_cls = get_pipeline_class(state.pipeline)
+    except UnknownPipeline:
+        raise PipelineOutdated(state.pipeline, state.provider) from None
+    if state.provider not in pipeline_cls.provider_manager:
+        raise PipelineOutdated(state.pipeline, state.provider)
+    pipeline = pipeline_cls(display_request(request), state.provider, state=state)
+    if state.status == ACTIVE and pipeline.is_outdated():
+        raise PipelineOutdated(state.pipeline, state.provider)
+    return pipeline
+
+
+def _refuse_stale(pipeline: Pipeline, version: int) -> Response | None:
+    """409 for a finished flow or a version that is not the current one."""
+    state = pipeline.flow
+    assert state is not None
+    if state.status != ACTIVE:
+        return _conflict(pipeline)
+    if version != state.version:
+        return pipeline.describe_conflict("stale_version", _("This flow has moved on."))
+    return None
+
+
+def _conflict(pipeline: Pipeline) -> Response:
+    return pipeline.describe_conflict("pipeline_finished", _("This flow is already finished."))
+
+
+def _checked_return_to(request: Request, url: str) -> str:
+    """`url` if it is relative or on an allowed origin; otherwise refuse."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    own_origin = f"{request.scheme}://{request.get_host()}"
+    origins = {own_origin, *conf.RETURN_TO_ORIGINS}
+    if parts.scheme or parts.netloc:
+        allowed = (
+            f"{parts.scheme}://{parts.netloc}" in origins
+            and url_has_allowed_host_and_scheme(url, allowed_hosts={parts.netloc})
+        )
+    else:
+        allowed = url_has_allowed_host_and_scheme(url, allowed_hosts=None)
+    if not allowed:
+        raise InvalidReturnTo()
+    return url
+
+
+def _initial_state(pipeline: Pipeline, initial_data: dict[str, Any]) -> dict[str, Any]:
+    """Bind what the provider declares of `initial_data`; ignore the rest."""
+    serializer_cls = pipeline.provider.initial_data_serializer
+    if serializer_cls is None or not initial_data:
+        return {}
+    serializer = serializer_cls(data=initial_data, partial=True)
+    if not serializer.is_valid():
+        raise InvalidRequest(errors=flatten_errors({"initial_data": serializer.errors}))
+    return {INITIAL_DATA_KEY: dict(serializer.data)}

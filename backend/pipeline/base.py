@@ -1,0 +1,451 @@
+"""The pipeline: runs a provider's steps over state kept between requests.
+
+Compared with Sentry's pipeline, whose names and meaning it keeps:
+
+* State lives in a `FlowStore` under a random flow id; the session only
+  lists the flows it owns, so one session can run several flows at once.
+* A request does its work in memory and writes once at the end, as a
+  compare-and-set on the flow's version: of two concurrent submits of one
+  step exactly one moves the flow, the other is answered 409.
+* Finishing claims the flow and runs `finish_pipeline` in one transaction,
+  so `finish_pipeline` takes effect exactly once per flow.
+* Views answer `Form`s and `Redirect`s, which become JSON step
+  descriptors (`descriptors.py`) rather than rendered HTML.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import ownership
+from .conf import conf
+from .errors import BackNotAllowed, PipelineNotFound, error_item
+from .nested import NestedPipelineView
+from .outcomes import Complete, Failure, Form, Outcome, StepResponse, as_outcome
+from .provider import PipelineProvider, ProviderManager
+from .requests import display_request
+from .state import ACTIVE, COMPLETE, FAILED, FlowState, Frame
+from .steps import PipelineView, Step, signature_of
+from .store import get_store
+
+
+class Pipeline:
+    """Base class of a pipeline type; subclass it and implement `finish_pipeline`."""
+
+    #: The pipeline type's name, as clients and the session know it.
+    pipeline_name: ClassVar[str] = ""
+    #: A human title for catalogs.
+    title: ClassVar[StrOrPromise] = ""
+    provider_manager: ClassVar[ProviderManager]
+    #: A model looked up by pk for `provider_model`, when the flow has one.
+    provider_model_cls: ClassVar[type[models.Model] | None] = None
+    #: Whether only a logged-in user may start this pipeline through the API.
+    login_required: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        request: Request,
+        provider_key: str,
+        *,
+        config: dict[str, Any] | None = None,
+        provider_model: models.Model | None = None,
+        state: FlowState | None = None,
+    ) -> None:
+        self.request = request
+        self.provider_key = provider_key
+        self.provider: PipelineProvider = self.provider_manager.get(provider_key)
+        if config is None and state is not None:
+            config = state.frame.config
+        self.config: dict[str, Any] = dict(config or {})
+        self.provider.set_config(self.config)
+        self._declared: tuple[Step, ...] = tuple(self.provider.get_pipeline_views())
+        self.signature = signature_of(self._declared)
+        #: The flow token, set by `initialize()` only: it is never stored.
+        self.token: str | None = None
+
+        self._provider_model = provider_model
+        self._state = state
+        self._state_known = state is not None
+        self._parent: Pipeline | None = None
+        self._bind_key = ""
+        self._steps_cache: tuple[int, tuple[PipelineView, ...]] | None = None
+        # Bookkeeping of the outermost pipeline for the request being served.
+        self._running = False
+        self._dirty = False
+        self._revision = 0
+        self._dispatch_request: Request | None = None
+
+    # -- construction ---------------------------------------------------------
+
+    @classmethod
+    def get_for_request(cls, request: Request) -> Pipeline | None:
+        """The flow of this type the request most recently started, if any."""
+        state = ownership.latest_flow(request, cls.pipeline_name)
+        if state is None or state.provider not in cls.provider_manager:
+            return None
+        return cls(request, state.provider, state=state)
+
+    def set_parent_pipeline(self, parent: Pipeline, bind_key: str) -> None:
+        """Run as a nested pipeline of `parent`, bound under `bind_key`."""
+        self._parent = parent
+        self._bind_key = bind_key
+
+    # -- the seed's interface -------------------------------------------------
+
+    def is_valid(self) -> bool:
+        """Whether there is a flow this request can continue from here."""
+        frame = self._frame_or_none()
+        if frame is None or (frame.pipeline, frame.provider) != (
+            self.pipeline_name,
+            self.provider_key,
+        ):
+            return False
+        if self._parent is None:
+            state = self._state
+            assert state is not None
+            if (
+                state.status != ACTIVE
+                or state.is_expired(timezone.now())
+                or not ownership.owns(self.request, state)
+            ):
+                return False
+        return not self.is_outdated()
+
+    def is_outdated(self) -> bool:
+        """Whether the flow no longer fits this code: steps changed, model gone."""
+        frame = self._frame()
+        if frame.signature != self.signature:
+            return True
+        return bool(frame.provider_model_id) and self.provider_model is None
+
+    def initialize(
+        self, *, initial_state: dict[str, Any] | None = None, return_to: str = ""
+    ) -> None:
+        """Start from the first step with fresh state.
+
+        At the top this creates a new flow (other flows of the session are
+        left alone) and sets `self.token`; nested, it resets the child's
+        state inside the parent's.
+        """
+        model = self._provider_model
+        frame = Frame(
+            pipeline=self.pipeline_name,
+            provider=self.provider_key,
+            signature=self.signature,
+            config=self.config,
+            data=dict(initial_state or {}),
+            provider_model_id=str(model.pk) if model is not None else "",
+            bind_key=self._bind_key,
+        )
+        self._steps_cache = None
+        if self._parent is not None:
+            self._parent._frame().child = frame
+            self._root._changed()
+            return
+        now = timezone.now()
+        self.token, token_hash = ownership.new_token()
+        state = FlowState(
+            id=uuid.uuid4().hex,
+            frame=frame,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + timedelta(seconds=conf.TTL),
+            user_id=ownership.owner_user_id(self.request),
+            token_hash=token_hash,
+            return_to=return_to,
+        )
+        get_store().create(state)
+        ownership.remember(self.request, state)
+        self._state, self._state_known = state, True
+
+    def current_step(self) -> Response:
+        """Run the step the flow is at, and answer what it gives."""
+        return self._root._serve(self._dispatch)
+
+    def next_step(self) -> Response:
+        """Move on and show the next step (or finish)."""
+        root = self._root
+        self._frame().step_index += 1
+        root._changed()
+        root._dispatch_request = display_request(root.request)
+        return self.current_step()
+
+    def bind_state(self, key: str, value: Any) -> None:
+        """Keep `value` (JSON) under `key` until the flow ends."""
+        self._frame().data[key] = value
+        self._root._changed()
+
+    def fetch_state(self, key: str | None = None) -> Any:
+        """The value bound under `key`, or all of this pipeline's state."""
+        frame = self._frame_or_none()
+        data = frame.data if frame is not None else {}
+        return data if key is None else data.get(key)
+
+    def error(self, message: Any, code: str = "pipeline_error") -> Response:
+        """End the flow as failed, saying why."""
+        root = self._root
+        state = root._require_state()
+        state.status = FAILED
+        state.errors = [error_item(code, message)]
+        root._changed()
+        return root._serve(Failure)
+
+    def finish_pipeline(self) -> Any:
+        """Do what the flow was for; return its result (JSON) or `self.error(...)`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement finish_pipeline")
+
+    def clear_session(self) -> None:
+        """Drop this pipeline's state: the flow (or nested run) is gone."""
+        if self._parent is not None:
+            self._parent._frame().child = None
+            self._root._changed()
+            return
+        state = self._state
+        if state is not None:
+            get_store().delete(state.id)
+            ownership.forget(self.request, state.id)
+        self._state, self._dirty = None, False
+
+    @property
+    def provider_model(self) -> models.Model | None:
+        if self._provider_model is None:
+            self._provider_model = self._load_provider_model()
+        return self._provider_model
+
+    # -- beyond the seed ------------------------------------------------------
+
+    @property
+    def flow(self) -> FlowState | None:
+        """The stored flow this pipeline (or its outermost parent) runs."""
+        return self._root._lookup_state()
+
+    def back(self) -> Response:
+        """Return to the previous step, its bound values kept for prefill."""
+        return self._root._serve(self._go_back)
+
+    def can_go_back(self, chain: Sequence[Pipeline] | None = None) -> bool:
+        chain = chain or self.chain()
+        view = chain[-1].current_view()
+        if view is None or not view.allow_back:
+            return False
+        return any(level.step_index > 0 for level in chain)
+
+    @property
+    def step_index(self) -> int:
+        return self._frame().step_index
+
+    def steps(self) -> tuple[PipelineView, ...]:
+        """The steps as they stand now: late-bound ones built, skipped ones gone."""
+        root = self._root
+        cached = self._steps_cache
+        if cached is not None and cached[0] == root._revision:
+            return cached[1]
+        views = tuple(view for step in self._declared for view in step.expand(self))
+        self._steps_cache = (root._revision, views)
+        return views
+
+    def current_view(self) -> PipelineView | None:
+        views = self.steps()
+        index = self._frame().step_index
+        return views[index] if index < len(views) else None
+
+    def chain(self) -> list[Pipeline]:
+        """The running pipelines from this one down to the innermost."""
+        chain: list[Pipeline] = [self]
+        while True:
+            level = chain[-1]
+            child = level._frame().child
+            view = level.current_view()
+            if child is None or not isinstance(view, NestedPipelineView):
+                return chain
+            chain.append(view.nested_pipeline(self._root._request_now(), level))
+
+    @property
+    def parent_pipeline(self) -> Pipeline | None:
+        return self._parent
+
+    # -- machinery ----------------------------------------------------------------
+
+    @property
+    def _root(self) -> Pipeline:
+        pipeline = self
+        while pipeline._parent is not None:
+            pipeline = pipeline._parent
+        return pipeline
+
+    def _lookup_state(self) -> FlowState | None:
+        if not self._state_known:
+            self._state = ownership.latest_flow(self.request, self.pipeline_name)
+            self._state_known = True
+        return self._state
+
+    def _require_state(self) -> FlowState:
+        state = self._lookup_state()
+        if state is None:
+            raise PipelineNotInitialized(f"{type(self).__name__} has no flow: initialize() it")
+        return state
+
+    def _frame_or_none(self) -> Frame | None:
+        if self._parent is None:
+            state = self._lookup_state()
+            return state.frame if state is not None else None
+        parent = self._parent._frame_or_none()
+        child = parent.child if parent is not None else None
+        return child if child is not None and child.bind_key == self._bind_key else None
+
+    def _frame(self) -> Frame:
+        frame = self._frame_or_none()
+        if frame is None:
+            raise PipelineNotInitialized(f"{type(self).__name__} has no flow: initialize() it")
+        return frame
+
+    def _changed(self) -> None:
+        self._dirty = True
+        self._revision += 1
+
+    def _request_now(self) -> Request:
+        return self._dispatch_request or self.request
+
+    def _serve(self, work: Callable[[], Outcome]) -> Response:
+        """Do one request's work on the outermost pipeline, write, answer.
+
+        Calls made while a step runs (a view returning `next_step()`, a
+        nested pipeline's `current_step()`) only pass their outcome up; the
+        outermost call writes the flow once and builds the descriptor.
+        """
+        if self._running:
+            return StepResponse(work())
+        self._running = True
+        try:
+            outcome = work()
+            rejected = isinstance(outcome, Form) and bool(outcome.errors)
+            if not rejected:
+                self._write()
+        except _Conflict:
+            return self._conflict()
+        finally:
+            self._running = False
+            self._dispatch_request = None
+        return self._respond(outcome)
+
+    def _dispatch(self) -> Outcome:
+        if self._parent is None:
+            state = self._require_state()
+            if state.status == COMPLETE:
+                return Complete(state.result)
+            if state.status != ACTIVE:
+                return Failure()
+        view = self.current_view()
+        if view is None:
+            return self._finish()
+        return as_outcome(view.dispatch(self._root._request_now(), self))
+
+    def _finish(self) -> Outcome:
+        parent = self._parent
+        if parent is not None:
+            # Nested: the child's state goes to the parent, which moves on;
+            # the child's own finish_pipeline is deliberately not called.
+            parent.bind_state(self._bind_key, self.fetch_state())
+            parent._frame().child = None
+            return as_outcome(parent.next_step())
+        state = self._require_state()
+        expected = state.version
+        store = get_store()
+        try:
+            with store.atomic():
+                state.status = COMPLETE
+                self._write(force=True)
+                result = self.finish_pipeline()
+                if state.status == FAILED:
+                    raise _Rollback
+                state.result = result.outcome if isinstance(result, StepResponse) else result
+                self._write(force=True)
+        except _Rollback:
+            # finish_pipeline called error(): nothing it wrote is kept, and
+            # the flow is written as failed in place of the claim.
+            state.version = expected
+            state.result = None
+            self._changed()
+            return Failure()
+        return Complete(state.result)
+
+    def _go_back(self) -> Outcome:
+        if not self.can_go_back():
+            raise BackNotAllowed()
+        for level in reversed(self.chain()):
+            frame = level._frame()
+            frame.child = None
+            if frame.step_index > 0:
+                frame.step_index -= 1
+                break
+        self._changed()
+        self._dispatch_request = display_request(self.request)
+        return self._dispatch()
+
+    def _write(self, *, force: bool = False) -> None:
+        if not (self._dirty or force):
+            return
+        state = self._require_state()
+        now = timezone.now()
+        state.updated_at = now
+        state.expires_at = now + timedelta(seconds=conf.TTL)
+        if not get_store().compare_and_set(state, state.version):
+            raise _Conflict
+        self._dirty = False
+
+    def _respond(self, outcome: Outcome) -> Response:
+        from .descriptors import describe
+
+        code = status.HTTP_400_BAD_REQUEST if isinstance(outcome, Form) and outcome.errors else 200
+        return Response(describe(self, outcome), status=code)
+
+    def _conflict(self) -> Response:
+        """Someone else moved the flow first: answer 409 with where it is now."""
+        state = self._require_state()
+        fresh = get_store().load(state.id)
+        if fresh is None:
+            raise PipelineNotFound()
+        current = type(self)(display_request(self.request), fresh.provider, state=fresh)
+        return current.describe_conflict("stale_version", _("Someone else moved this flow first."))
+
+    def describe_conflict(self, code: str, message: Any) -> Response:
+        """The current descriptor, answered 409 with a conflict error."""
+        response = self.current_step()
+        if isinstance(response.data, dict):
+            response.data["errors"] = [*response.data.get("errors", []), error_item(code, message)]
+        response.status_code = status.HTTP_409_CONFLICT
+        return response
+
+    def _load_provider_model(self) -> models.Model | None:
+        frame = self._frame_or_none()
+        model_cls = self.provider_model_cls
+        if model_cls is None or frame is None or not frame.provider_model_id:
+            return None
+        try:
+            return model_cls._default_manager.get(pk=frame.provider_model_id)
+        except (ObjectDoesNotExist, ValueError, ValidationError):
+            return None
+
+
+class PipelineNotInitialized(RuntimeError):
+    """A pipeline was used before `initialize()` or after `clear_session()`."""
+
+
+class _Conflict(Exception):
+    """The compare-and-set lost: the flow moved since it was read."""
+
+
+class _Rollback(Exception):
+    """Leave the finishing transaction without keeping its writes."""

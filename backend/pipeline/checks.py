@@ -1,0 +1,41 @@
+"""System checks for the pipeline settings, so misconfiguration fails early."""
+
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, register
+from django.utils.module_loading import import_string
+
+from .conf import conf
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    if conf.TTL <= 0:
+        errors.append(
+            Error("PIPELINE_TTL must be a positive number of seconds.", id="pipeline.E001")
+        )
+    if conf.MAX_BODY_SIZE <= 0:
+        errors.append(Error("PIPELINE_MAX_BODY_SIZE must be positive.", id="pipeline.E002"))
+    names: set[str] = set()
+    for path in conf.CLASSES:
+        try:
+            cls = import_string(path)
+        except ImportError as exc:
+            errors.append(
+                Error(f"PIPELINE_CLASSES: cannot import {path!r}: {exc}", id="pipeline.E003")
+            )
+            continue
+        name = getattr(cls, "pipeline_name", "")
+        if not name:
+            errors.append(Error(f"{path} has no pipeline_name.", id="pipeline.E004"))
+        elif name in names:
+            errors.append(Error(f"Two pipelines are named {name!r}.", id="pipeline.E005"))
+        names.add(name)
+    try:
+        import_string(conf.STORE)
+    except ImportError as exc:
+        errors.append(
+            Error(f"PIPELINE_STORE: cannot import {conf.STORE!r}: {exc}", id="pipeline.E006")
+        )
+    return errors

@@ -1,0 +1,129 @@
+"""One error hierarchy with stable codes.
+
+Every error the API can answer is an `APIException` with a `status_code`
+and a `default_code`; the exception handler in `api/exceptions.py` turns
+each into the envelope of PROTOCOL.md. Codes are part of the contract:
+clients translate them, so they never change once published.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+from rest_framework.exceptions import APIException, ErrorDetail
+
+
+class PipelineError(APIException):
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    default_code = "pipeline_error"
+    default_detail = _("The pipeline could not handle this request.")
+
+    def __init__(self, detail: Any = None, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, code)
+        self.extra = extra
+
+
+class InvalidRequest(PipelineError):
+    """The request itself is malformed; `errors` lists what is wrong."""
+
+    default_code = "invalid_request"
+    default_detail = _("The request is malformed.")
+
+
+class InvalidReturnTo(PipelineError):
+    default_code = "invalid_return_to"
+    default_detail = _("The return address is not on an allowed origin.")
+
+
+class BackNotAllowed(PipelineError):
+    default_code = "back_not_allowed"
+    default_detail = _("This step cannot go back.")
+
+
+class CsrfFailed(PipelineError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "csrf_failed"
+    default_detail = _("CSRF verification failed.")
+
+
+class PipelineNotFound(PipelineError):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "pipeline_not_found"
+    default_detail = _("No such flow.")
+
+
+class UnknownPipeline(PipelineError):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "unknown_pipeline"
+    default_detail = _("No such pipeline.")
+
+
+class UnknownProvider(PipelineError):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "unknown_provider"
+    default_detail = _("No such provider for this pipeline.")
+
+
+class FlowGone(PipelineError):
+    """The flow cannot go on; the client should start it again."""
+
+    status_code = status.HTTP_410_GONE
+
+    def __init__(self, pipeline: str, provider: str, detail: Any = None) -> None:
+        super().__init__(detail, restart={"pipeline": pipeline, "provider": provider})
+
+
+class PipelineExpired(FlowGone):
+    default_code = "pipeline_expired"
+    default_detail = _("This flow has expired.")
+
+
+class PipelineCancelled(FlowGone):
+    default_code = "pipeline_cancelled"
+    default_detail = _("This flow was cancelled.")
+
+
+class PipelineOutdated(FlowGone):
+    default_code = "pipeline_outdated"
+    default_detail = _("This flow's steps have changed since it started.")
+
+
+class PayloadTooLarge(PipelineError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = _("The request body is too large.")
+
+
+def error_item(code: str, message: Any, field: str | None = None) -> dict[str, Any]:
+    return {"code": code, "message": str(message), "field": field}
+
+
+def flatten_errors(detail: Any, field: str | None = None) -> list[dict[str, Any]]:
+    """DRF's nested error detail as a flat list with dotted field names.
+
+    `non_field_errors` (and `detail`) belong to the enclosing object, so
+    their `field` is the enclosing path, `null` at the top.
+    """
+    if isinstance(detail, Mapping):
+        items: list[dict[str, Any]] = []
+        for key, value in detail.items():
+            name = None if key in ("non_field_errors", "detail") else str(key)
+            path = name if field is None else (field if name is None else f"{field}.{name}")
+            items.extend(flatten_errors(value, path))
+        return items
+    if isinstance(detail, list):
+        if all(isinstance(item, ErrorDetail | str) for item in detail):
+            return [error_item(_code_of(item), item, field) for item in detail]
+        # A list of per-item errors (ListField, many=True): index the path.
+        nested: list[dict[str, Any]] = []
+        for index, item in enumerate(detail):
+            if item:
+                path = str(index) if field is None else f"{field}.{index}"
+                nested.extend(flatten_errors(item, path))
+        return nested
+    return [error_item(_code_of(detail), detail, field)]
+
+
+def _code_of(detail: Any) -> str:
+    return str(getattr(detail, "code", None) or "invalid")

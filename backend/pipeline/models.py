@@ -1,0 +1,54 @@
+"""The database record of a flow (see `store.DatabaseStore`)."""
+
+import uuid
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .state import STATUSES
+
+
+class Flow(models.Model):
+    """One run of a pipeline: its position, its bound state, who owns it.
+
+    `version` is the compare-and-set token: every write is a conditional
+    UPDATE on it, so concurrent writers cannot both win.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    pipeline = models.CharField(max_length=64)
+    provider = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="pipeline_flows",
+    )
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    step_index = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=1)
+    signature = models.CharField(max_length=64)
+    config = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    child = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    provider_model_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=16, choices=[(s, s) for s in STATUSES], default=STATUSES[0]
+    )
+    result = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    errors = models.JSONField(default=list, encoder=DjangoJSONEncoder)
+    return_to = models.CharField(max_length=2048, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("flow")
+        verbose_name_plural = _("flows")
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.pipeline}/{self.provider} {self.id.hex} ({self.status})"

@@ -1,0 +1,74 @@
+"""Pipeline providers and the manager that finds them by key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from django_stubs_ext import StrOrPromise
+from rest_framework import serializers
+
+from .errors import UnknownProvider
+
+if TYPE_CHECKING:
+    from .steps import Step
+
+
+class PipelineProvider:
+    """The implementation of one flow: its key, its name, its steps.
+
+    A pipeline type (identity linking, say) has several providers (GitHub,
+    Slack, ...), each with its own steps but the same ending.
+    """
+
+    key: ClassVar[str] = ""
+    name: ClassVar[StrOrPromise] = ""
+    #: Fields a client may bind when it starts a flow (`initial_data`);
+    #: anything else it sends is ignored.
+    initial_data_serializer: ClassVar[type[serializers.Serializer[Any]] | None] = None
+
+    def __init__(self) -> None:
+        self.config: dict[str, Any] = {}
+
+    def set_config(self, config: dict[str, Any]) -> None:
+        self.config.update(config)
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        raise NotImplementedError(f"{type(self).__name__} must declare its pipeline views")
+
+
+P = TypeVar("P", bound=type[PipelineProvider])
+
+
+class ProviderManager:
+    """A registry of provider classes; `get` builds a fresh provider.
+
+    A fresh instance per pipeline keeps one flow's config from leaking into
+    another's, which a shared provider instance would allow.
+    """
+
+    def __init__(self) -> None:
+        self._providers: dict[str, type[PipelineProvider]] = {}
+
+    def register(self, provider_cls: P) -> P:
+        """Register a provider class; usable as a class decorator."""
+        if not provider_cls.key:
+            raise ValueError(f"{provider_cls.__name__} has no key")
+        self._providers[provider_cls.key] = provider_cls
+        return provider_cls
+
+    def unregister(self, key: str) -> None:
+        self._providers.pop(key, None)
+
+    def get(self, provider_key: str) -> PipelineProvider:
+        try:
+            provider_cls = self._providers[provider_key]
+        except (KeyError, TypeError):
+            raise UnknownProvider() from None
+        return provider_cls()
+
+    def __contains__(self, provider_key: object) -> bool:
+        return provider_key in self._providers
+
+    def all(self) -> list[type[PipelineProvider]]:
+        return list(self._providers.values())

@@ -1,0 +1,51 @@
+"""Requests as a step sees them.
+
+A view learns from its request whether it is being shown or given input,
+just as a Sentry pipeline view does from GET and POST. When a step moves
+the flow on, the next step is dispatched with a *display* request: a GET
+with no body and no query string, as a browser would make after a
+redirect. So no step ever mistakes the previous step's input for its own.
+"""
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import QueryDict
+from django.utils.datastructures import MultiValueDict
+from rest_framework.request import Request
+
+
+def display_request(request: Request) -> Request:
+    return _derive(request, method="GET", data={}, query=QueryDict())
+
+
+def submission_request(request: Request, data: Mapping[str, Any]) -> Request:
+    """A POST whose `data` is the step's input alone (not the API envelope)."""
+    return _derive(request, method="POST", data=data, query=QueryDict())
+
+
+def query_request(request: Request) -> Request:
+    """A GET carrying only the query string (a browser coming back)."""
+    return _derive(request, method="GET", data={}, query=request.query_params)
+
+
+def _derive(
+    request: Request, *, method: str, data: Mapping[str, Any], query: QueryDict
+) -> Request:
+    # Authenticate first so the copy shares the user instead of redoing it.
+    user = request.user
+    http = copy.copy(request._request)
+    http.method = method
+    http.GET = query  # type: ignore[assignment]
+    clone = copy.copy(request)
+    # DRF reads `data` from these private slots once parsed; filling them
+    # spares a parse and keeps the clone from touching the original stream.
+    vars(clone).update(
+        _request=http,
+        _data=data,
+        _full_data=data,
+        _files=MultiValueDict(),
+        _user=user,
+    )
+    return clone

@@ -1,0 +1,77 @@
+"""What a flow is made of, independent of where it is stored.
+
+A flow is a stack of frames: the outermost pipeline's frame, and while a
+nested pipeline runs, its frame as the `child` of its parent's (and so
+on). Keeping the whole stack in one record is what lets a single
+compare-and-set cover a step of a nested pipeline and its parent alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ACTIVE = "active"
+COMPLETE = "complete"
+FAILED = "failed"
+CANCELLED = "cancelled"
+STATUSES = (ACTIVE, COMPLETE, FAILED, CANCELLED)
+
+
+@dataclass
+class Frame:
+    pipeline: str
+    provider: str
+    step_index: int = 0
+    signature: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    provider_model_id: str = ""
+    bind_key: str = ""
+    child: Frame | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Frame:
+        values = dict(raw)
+        child = values.pop("child", None)
+        return cls(**values, child=cls.from_json(child) if child else None)
+
+
+@dataclass
+class FlowState:
+    id: str
+    frame: Frame
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    version: int = 1
+    status: str = ACTIVE
+    result: Any = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    user_id: int | None = None
+    token_hash: str = ""
+    return_to: str = ""
+
+    @property
+    def pipeline(self) -> str:
+        return self.frame.pipeline
+
+    @property
+    def provider(self) -> str:
+        return self.frame.provider
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at <= now
+
+    def copy(self) -> FlowState:
+        """A deep copy, so that a failed write leaves the original untouched."""
+        return dataclasses.replace(
+            self,
+            frame=Frame.from_json(self.frame.to_json()),
+            errors=list(self.errors),
+        )

@@ -1,0 +1,230 @@
+"""The steps a provider declares: views, and steps decided by the flow.
+
+A provider's `get_pipeline_views()` lists *declarations*. A plain
+`PipelineView` stands for itself; a `LateBoundStep` is built from the
+flow's state when the flow gets there; a `ConditionalStep` is skipped
+while its predicate is false. The running list (and so `step.total`) is
+recomputed from the state as it stands, and a step's condition or factory
+may only read state bound by earlier steps, so that the steps already
+passed keep their places.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from django_stubs_ext import StrOrPromise
+from rest_framework import serializers
+from rest_framework.fields import empty
+from rest_framework.request import Request
+
+from .errors import flatten_errors
+from .outcomes import Form, SerializerLike, StepResult
+from .schemas import cached_form_schema
+
+if TYPE_CHECKING:
+    from .base import Pipeline
+
+INITIAL_DATA_KEY = "initial_data"
+
+
+class Step:
+    """A declaration in a provider's list of views."""
+
+    def expand(self, pipeline: Pipeline) -> Sequence[PipelineView]:
+        raise NotImplementedError
+
+    def signature_part(self) -> str:
+        """What identifies this declaration in the provider's signature."""
+        raise NotImplementedError
+
+
+class PipelineView(Step):
+    """One step of a pipeline: shows itself, or takes its input and moves on.
+
+    `dispatch` is given the request and the pipeline. On a GET it shows
+    the step (returns a `Form` or a `Redirect`); given input (a POST, or
+    the query string of a browser coming back) it binds what it needs with
+    `pipeline.bind_state` and returns `pipeline.next_step()`, or returns
+    `pipeline.error(...)`.
+    """
+
+    name: str = ""
+    title: StrOrPromise = ""
+    description: StrOrPromise = ""
+    #: Whether the flow may go back from this step to the one before.
+    allow_back: bool = True
+
+    def get_name(self) -> str:
+        return self.name or _snake_case(type(self).__name__)
+
+    def dispatch(self, request: Request, pipeline: Pipeline) -> StepResult:
+        raise NotImplementedError
+
+    def expand(self, pipeline: Pipeline) -> Sequence[PipelineView]:
+        return (self,)
+
+    def signature_part(self) -> str:
+        cls = type(self)
+        return f"{cls.__module__}.{cls.__qualname__}:{self.get_name()}"
+
+
+class FormView(PipelineView):
+    """A step that asks for the fields of a DRF serializer.
+
+    Valid input is bound under `bind_key` (the step's name by default) as
+    the serializer's JSON representation, and the flow moves on. Invalid
+    input binds nothing and shows the same step with its errors. After a
+    back, the form is prefilled with what the step bound before.
+    """
+
+    serializer_class: type[serializers.BaseSerializer[Any]] = serializers.Serializer
+    bind_key: str = ""
+    ui_schema: Mapping[str, Any] = {}
+
+    def __init__(
+        self,
+        serializer_class: type[serializers.BaseSerializer[Any]] | None = None,
+        *,
+        name: str = "",
+        title: StrOrPromise = "",
+        description: StrOrPromise = "",
+        bind_key: str = "",
+        ui_schema: Mapping[str, Any] | None = None,
+        allow_back: bool | None = None,
+    ) -> None:
+        if serializer_class is not None:
+            self.serializer_class = serializer_class
+        self.name = name or self.name
+        self.title = title or self.title
+        self.description = description or self.description
+        self.bind_key = bind_key or self.bind_key
+        if ui_schema is not None:
+            self.ui_schema = ui_schema
+        if allow_back is not None:
+            self.allow_back = allow_back
+
+    def get_bind_key(self) -> str:
+        return self.bind_key or self.get_name()
+
+    def get_serializer(
+        self, pipeline: Pipeline, data: Any = empty
+    ) -> serializers.BaseSerializer[Any]:
+        """The serializer for this step; override to build fields from state."""
+        context = {"pipeline": pipeline, "request": pipeline.request}
+        return self.serializer_class(data=data, context=context)
+
+    def get_initial(self, pipeline: Pipeline, fields: Sequence[str]) -> dict[str, Any]:
+        """Prefill: what this step bound before, else the flow's initial data."""
+        bound = pipeline.fetch_state(self.get_bind_key())
+        if isinstance(bound, Mapping):
+            return dict(bound)
+        initial = pipeline.fetch_state(INITIAL_DATA_KEY)
+        if isinstance(initial, Mapping):
+            return {name: initial[name] for name in fields if name in initial}
+        return {}
+
+    def form_valid(self, pipeline: Pipeline, data: dict[str, Any]) -> StepResult:
+        pipeline.bind_state(self.get_bind_key(), data)
+        return pipeline.next_step()
+
+    def dispatch(self, request: Request, pipeline: Pipeline) -> StepResult:
+        if request.method != "POST":
+            source = self._source(pipeline)
+            return self.render(source, data=self.get_initial(pipeline, _field_names(source)))
+        serializer = self.get_serializer(pipeline, data=request.data)
+        if serializer.is_valid():
+            return self.form_valid(pipeline, dict(serializer.data))
+        source = self._source(pipeline, serializer)
+        known = set(_field_names(source))
+        submitted = request.data if isinstance(request.data, Mapping) else {}
+        return self.render(
+            source,
+            data={key: value for key, value in submitted.items() if key in known},
+            errors=flatten_errors(serializer.errors),
+        )
+
+    def render(
+        self,
+        source: SerializerLike,
+        *,
+        data: Mapping[str, Any],
+        errors: Sequence[Mapping[str, Any]] = (),
+    ) -> Form:
+        return Form(
+            source,
+            title=self.title,
+            description=self.description,
+            data=data,
+            errors=errors,
+            ui_schema=self.ui_schema,
+        )
+
+    def _source(
+        self, pipeline: Pipeline, serializer: serializers.BaseSerializer[Any] | None = None
+    ) -> SerializerLike:
+        """The class when fields are static (its schema is cached), else an instance."""
+        if type(self).get_serializer is FormView.get_serializer:
+            return self.serializer_class
+        return serializer or self.get_serializer(pipeline)
+
+
+class LateBoundStep(Step):
+    """Steps built by `factory(pipeline)` from the flow's state.
+
+    The factory returns a view or a list of views; it is called whenever
+    the flow's steps are counted, so it must cope with state that later
+    steps have not bound yet (a single view whose details are read at
+    dispatch time is the usual answer).
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[Pipeline], PipelineView | Sequence[PipelineView]],
+        *,
+        name: str,
+    ) -> None:
+        self.factory = factory
+        self.name = name
+
+    def expand(self, pipeline: Pipeline) -> Sequence[PipelineView]:
+        built = self.factory(pipeline)
+        return (built,) if isinstance(built, PipelineView) else tuple(built)
+
+    def signature_part(self) -> str:
+        return f"late:{self.name}"
+
+
+class ConditionalStep(Step):
+    """A step taken only while `condition(pipeline)` holds."""
+
+    def __init__(self, step: Step, condition: Callable[[Pipeline], bool]) -> None:
+        self.step = step
+        self.condition = condition
+
+    def expand(self, pipeline: Pipeline) -> Sequence[PipelineView]:
+        return self.step.expand(pipeline) if self.condition(pipeline) else ()
+
+    def signature_part(self) -> str:
+        return f"if:{self.step.signature_part()}"
+
+
+def signature_of(steps: Sequence[Step]) -> str:
+    """Identifies a provider's declared steps; a flow outlives no change of them."""
+    parts = "\n".join(step.signature_part() for step in steps)
+    return hashlib.sha256(parts.encode()).hexdigest()
+
+
+def _field_names(source: SerializerLike) -> list[str]:
+    if isinstance(source, type):
+        return list(cached_form_schema(source)[0].get("properties", {}))
+    if isinstance(source, serializers.Serializer):
+        return [name for name, field in source.fields.items() if not field.read_only]
+    return []
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

@@ -1,0 +1,191 @@
+"""Where flows are kept: one interface, compare-and-set on a version.
+
+The engine only ever talks to a `FlowStore`. A store must make
+`compare_and_set` atomic across processes and machines: of several
+writers holding the same version, exactly one succeeds. `atomic()` scopes
+the finishing of a flow, so that the claim of the flow and the effects of
+`finish_pipeline` commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import functools
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.core.signals import setting_changed
+from django.db import transaction
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from .conf import conf
+from .state import FlowState, Frame
+
+if TYPE_CHECKING:
+    from .models import Flow
+
+
+class FlowStore(abc.ABC):
+    @abc.abstractmethod
+    def create(self, state: FlowState) -> None:
+        """Store a new flow."""
+
+    @abc.abstractmethod
+    def load(self, flow_id: str) -> FlowState | None:
+        """The flow with this id, or None (also for ids that are not ids)."""
+
+    @abc.abstractmethod
+    def load_by_token(self, token_hash: str) -> FlowState | None:
+        """The flow whose flow token hashes to this, or None."""
+
+    @abc.abstractmethod
+    def compare_and_set(self, state: FlowState, expected_version: int) -> bool:
+        """Write `state` if the stored version is still `expected_version`.
+
+        On success the stored version becomes `expected_version + 1`, and
+        `state.version` is updated to match.
+        """
+
+    @abc.abstractmethod
+    def delete(self, flow_id: str) -> None:
+        """Forget a flow."""
+
+    @abc.abstractmethod
+    def purge_expired(self, now: datetime) -> int:
+        """Delete flows expired at `now`; return how many."""
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """A scope whose writes all commit or all roll back."""
+        yield
+
+
+class DatabaseStore(FlowStore):
+    """Flows in the `Flow` table of the default database.
+
+    The model is imported where it is used, so that `backend.pipeline` can
+    be imported (for its public names) before Django's apps are ready.
+    """
+
+    @functools.cached_property
+    def model(self) -> type[Flow]:
+        from .models import Flow
+
+        return Flow
+
+    def create(self, state: FlowState) -> None:
+        self.model.objects.create(id=uuid.UUID(state.id), **_columns(state))
+
+    def load(self, flow_id: str) -> FlowState | None:
+        try:
+            key = uuid.UUID(hex=flow_id)
+        except (ValueError, TypeError):
+            return None
+        try:
+            return _state(self.model.objects.get(pk=key))
+        except self.model.DoesNotExist:
+            return None
+
+    def load_by_token(self, token_hash: str) -> FlowState | None:
+        if not token_hash:
+            return None
+        row = self.model.objects.filter(token_hash=token_hash).order_by().first()
+        return _state(row) if row else None
+
+    def compare_and_set(self, state: FlowState, expected_version: int) -> bool:
+        columns = _changing_columns(state)
+        columns["version"] = expected_version + 1
+        written = self.model.objects.filter(
+            pk=uuid.UUID(state.id), version=expected_version
+        ).update(**columns)
+        if written:
+            state.version = expected_version + 1
+        return written == 1
+
+    def delete(self, flow_id: str) -> None:
+        self.model.objects.filter(pk=uuid.UUID(flow_id)).delete()
+
+    def purge_expired(self, now: datetime) -> int:
+        deleted, _ = self.model.objects.filter(expires_at__lte=now).delete()
+        return deleted
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        with transaction.atomic():
+            yield
+
+
+def _columns(state: FlowState) -> dict[str, Any]:
+    """Every column, for a new flow."""
+    return {
+        "pipeline": state.frame.pipeline,
+        "provider": state.frame.provider,
+        "user_id": state.user_id,
+        "token_hash": state.token_hash,
+        "return_to": state.return_to,
+        "created_at": state.created_at,
+        "version": state.version,
+        **_changing_columns(state),
+    }
+
+
+def _changing_columns(state: FlowState) -> dict[str, Any]:
+    """The columns a step may change, written by compare-and-set."""
+    frame = state.frame
+    return {
+        "step_index": frame.step_index,
+        "signature": frame.signature,
+        "config": frame.config,
+        "data": frame.data,
+        "child": frame.child.to_json() if frame.child else None,
+        "provider_model_id": frame.provider_model_id,
+        "status": state.status,
+        "result": state.result,
+        "errors": state.errors,
+        "updated_at": state.updated_at,
+        "expires_at": state.expires_at,
+    }
+
+
+def _state(row: Flow) -> FlowState:
+    frame = Frame(
+        pipeline=row.pipeline,
+        provider=row.provider,
+        step_index=row.step_index,
+        signature=row.signature,
+        config=row.config,
+        data=row.data,
+        provider_model_id=row.provider_model_id,
+        child=Frame.from_json(row.child) if row.child else None,
+    )
+    return FlowState(
+        id=row.id.hex,
+        frame=frame,
+        version=row.version,
+        status=row.status,
+        result=row.result,
+        errors=row.errors,
+        user_id=row.user_id,
+        token_hash=row.token_hash,
+        return_to=row.return_to,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        expires_at=row.expires_at,
+    )
+
+
+@functools.cache
+def get_store() -> FlowStore:
+    """The store named by `PIPELINE_STORE`, built once per process."""
+    store_cls: type[FlowStore] = import_string(conf.STORE)
+    return store_cls()
+
+
+@receiver(setting_changed)
+def _reset_store(*, setting: str, **kwargs: Any) -> None:
+    if setting == "PIPELINE_STORE":
+        get_store.cache_clear()
