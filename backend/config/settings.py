@@ -84,6 +84,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not the in-memory default: tests of concurrent writers need
+    # connections that really contend for SQLite's write lock.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
     # WAL lets readers run beside the single writer; IMMEDIATE transactions
     # take the write lock up front so that a compare-and-set waits for the
     # busy timeout instead of failing on a lock upgrade.

@@ -137,7 +137,8 @@ class Pipeline:
 
         At the top this creates a new flow (other flows of the session are
         left alone) and sets `self.token`; nested, it resets the child's
-        state inside the parent's.
+        state inside the parent's. The request that started the flow is not
+        input to its first step, which is then only shown.
         """
         model = self._provider_model
         frame = Frame(
@@ -150,9 +151,11 @@ class Pipeline:
             bind_key=self._bind_key,
         )
         self._steps_cache = None
+        root = self._root
+        root._dispatch_request = display_request(root.request)
         if self._parent is not None:
             self._parent._frame().child = frame
-            self._root._changed()
+            root._changed()
             return
         now = timezone.now()
         self.token, token_hash = ownership.new_token()

@@ -107,6 +107,12 @@ class FormView(PipelineView):
         if allow_back is not None:
             self.allow_back = allow_back
 
+    def get_name(self) -> str:
+        """The given name, else the serializer's (`ProfileSerializer` → `profile`)."""
+        if self.name or self.serializer_class is serializers.Serializer:
+            return super().get_name()
+        return _snake_case(self.serializer_class.__name__.removesuffix("Serializer"))
+
     def get_bind_key(self) -> str:
         return self.bind_key or self.get_name()
 

@@ -1,0 +1,105 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import time_machine
+from rest_framework.test import APIClient
+
+if TYPE_CHECKING:
+    # What DRF's test client answers: a response with `.json()`.
+    from rest_framework.response import _MonkeyPatchedResponse as Response
+
+
+class FlowClient:
+    """A browser-like API client: session cookie, CSRF token on every unsafe call.
+
+    Wraps DRF's `APIClient(enforce_csrf_checks=True)`, so CSRF is really
+    checked; `raw` is there for tests that want to leave the token out.
+    """
+
+    def __init__(self) -> None:
+        self.raw = APIClient(enforce_csrf_checks=True)
+        self.csrf_token = self.raw.get("/api/auth/csrf/").json()["csrf_token"]
+
+    def _headers(self, extra: dict[str, Any]) -> dict[str, Any]:
+        return {"HTTP_X_CSRFTOKEN": self.csrf_token, **extra}
+
+    def post(self, path: str, body: Any = None, **headers: Any) -> Response:
+        return self.raw.post(path, body, format="json", **self._headers(headers))
+
+    def get(self, path: str, **headers: Any) -> Response:
+        return self.raw.get(path, **headers)
+
+    def delete(self, path: str, **headers: Any) -> Response:
+        return self.raw.delete(path, **self._headers(headers))
+
+    def start(
+        self, pipeline: str = "onboarding", provider: str = "default", **body: Any
+    ) -> Response:
+        return self.post("/api/pipelines/", {"pipeline": pipeline, "provider": provider, **body})
+
+    def show(self, flow_id: str) -> Response:
+        return self.get(f"/api/pipelines/{flow_id}/")
+
+    def submit(self, descriptor: dict[str, Any], data: dict[str, Any]) -> Response:
+        return self.post(
+            f"/api/pipelines/{descriptor['id']}/",
+            {"version": descriptor["step"]["version"], "data": data},
+        )
+
+    def back(self, descriptor: dict[str, Any]) -> Response:
+        return self.post(
+            f"/api/pipelines/{descriptor['id']}/back/",
+            {"version": descriptor["step"]["version"]},
+        )
+
+    def cancel(self, flow_id: str) -> Response:
+        return self.delete(f"/api/pipelines/{flow_id}/")
+
+    def login(self, username: str, password: str) -> Response:
+        response = self.post("/api/auth/login/", {"username": username, "password": password})
+        # Logging in rotates the CSRF token.
+        self.csrf_token = self.raw.get("/api/auth/csrf/").json()["csrf_token"]
+        return response
+
+
+PROFILE = {"email": "ada@example.com", "name": "Ada"}
+COMPANY = {"company": "Analytical Engines", "size": "m"}
+CONFIRM = {"accept": True}
+
+
+@pytest.fixture
+def client(db: None) -> FlowClient:
+    return FlowClient()
+
+
+@pytest.fixture
+def other_client(db: None) -> FlowClient:
+    return FlowClient()
+
+
+@pytest.fixture
+def user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user(username="ada", password="lovelace-1815")
+
+
+@pytest.fixture
+def other_user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user(username="grace", password="hopper-1906")
+
+
+@pytest.fixture
+def user_client(client: FlowClient, user: Any) -> FlowClient:
+    client.login("ada", "lovelace-1815")
+    return client
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Traveller]:
+    """Time that tests move by hand (`clock.shift(seconds)`), never by sleeping."""
+    with time_machine.travel("2026-11-22T09:00:00Z", tick=False) as traveller:
+        yield traveller

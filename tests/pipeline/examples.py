@@ -1,0 +1,258 @@
+"""Pipelines used by the engine's tests, written as a user of the library would.
+
+`SeedPipeline` is the seed README's example adapted to JSON: the same view
+logic, answering forms instead of rendering templates.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth.models import Group
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from backend.pipeline import (
+    ConditionalStep,
+    Form,
+    FormView,
+    LateBoundStep,
+    NestedPipelineView,
+    Pipeline,
+    PipelineProvider,
+    PipelineView,
+    ProviderManager,
+    Step,
+)
+from backend.pipeline.outcomes import StepResult
+
+# -- the seed README's example -------------------------------------------------------
+
+
+class UserInputSerializer(serializers.Serializer[Any]):
+    my_data = serializers.CharField(max_length=50)
+
+
+class GetUserInput(PipelineView):
+    def dispatch(self, request: Request, pipeline: Pipeline) -> StepResult:
+        if request.method != "POST":
+            return Form(UserInputSerializer, title="Your input")
+        # The pipeline supports a generic error method that ends the flow.
+        if "my_data" not in request.data:
+            return pipeline.error("Data was not sent")
+        # Input submitted: bind it, then move to and show the next step.
+        pipeline.bind_state("user_input", dict(request.data))
+        return pipeline.next_step()
+
+
+class ApiTokenSerializer(serializers.Serializer[Any]):
+    api_token = serializers.CharField()
+
+
+class RequestApiTokenStep(FormView):
+    serializer_class = ApiTokenSerializer
+    name = "api_token"
+
+
+seed_manager = ProviderManager()
+
+
+@seed_manager.register
+class SeedProvider(PipelineProvider):
+    key = "seed"
+    name = "Seed"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [GetUserInput(), RequestApiTokenStep()]
+
+
+class SeedPipeline(Pipeline):
+    pipeline_name = "seed"
+    title = "Seed example"
+    provider_manager = seed_manager
+    provider_model_cls = Group
+    finished: list[dict[str, Any]] = []
+
+    def finish_pipeline(self) -> Any:
+        state = dict(self.fetch_state())
+        type(self).finished.append(state)
+        return {"user_input": state["user_input"], "token": state["api_token"]["api_token"]}
+
+
+# -- nesting -------------------------------------------------------------------------------
+
+
+class EmailSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField()
+
+
+class NameSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=20)
+
+
+class ConfirmSerializer(serializers.Serializer[Any]):
+    pass
+
+
+child_manager = ProviderManager()
+
+
+@child_manager.register
+class AccountProvider(PipelineProvider):
+    key = "account"
+    name = "Account"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        title = str(self.config.get("title", "Email"))
+        return [FormView(EmailSerializer, name="email", title=title), FormView(NameSerializer)]
+
+
+class AccountPipeline(Pipeline):
+    pipeline_name = "account"
+    provider_manager = child_manager
+
+    def finish_pipeline(self) -> Any:
+        raise AssertionError("a nested pipeline's finish_pipeline must not be called")
+
+
+parent_manager = ProviderManager()
+
+
+@parent_manager.register
+class SetupProvider(PipelineProvider):
+    key = "setup"
+    name = "Setup"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [
+            NestedPipelineView(
+                bind_key="account",
+                provider_key="account",
+                pipeline_cls=AccountPipeline,
+                config={"title": "Work email"},
+            ),
+            FormView(ConfirmSerializer, name="confirm"),
+        ]
+
+
+class SetupPipeline(Pipeline):
+    pipeline_name = "setup"
+    provider_manager = parent_manager
+
+    def finish_pipeline(self) -> Any:
+        return {"account": self.fetch_state("account")}
+
+
+# -- late-bound and conditional steps ---------------------------------------------------
+
+
+class CountSerializer(serializers.Serializer[Any]):
+    count = serializers.IntegerField(min_value=0, max_value=3)
+
+
+class KindSerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=["personal", "business"])
+
+
+class CompanySerializer(serializers.Serializer[Any]):
+    company = serializers.CharField()
+
+
+class PickColour(FormView):
+    """A form whose choices are built from what an earlier step bound."""
+
+    name = "colour"
+
+    def get_serializer(self, pipeline: Pipeline, data: Any = serializers.empty) -> Any:
+        palette = pipeline.fetch_state("palette") or {"colours": ["grey"]}
+
+        class ColourSerializer(serializers.Serializer[Any]):
+            colour = serializers.ChoiceField(choices=palette["colours"])
+
+        return ColourSerializer(data=data)
+
+
+class PaletteSerializer(serializers.Serializer[Any]):
+    colours = serializers.ListField(child=serializers.CharField(), min_length=1)
+
+
+def _items(pipeline: Pipeline) -> list[PipelineView]:
+    count = (pipeline.fetch_state("count") or {}).get("count", 0)
+    return [FormView(NameSerializer, name=f"item_{i}") for i in range(count)]
+
+
+def _is_business(pipeline: Pipeline) -> bool:
+    return (pipeline.fetch_state("kind") or {}).get("kind") == "business"
+
+
+dynamic_manager = ProviderManager()
+
+
+@dynamic_manager.register
+class LateProvider(PipelineProvider):
+    key = "late"
+    name = "Late-bound"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [
+            FormView(CountSerializer, name="count"),
+            LateBoundStep(_items, name="items"),
+            FormView(PaletteSerializer, name="palette"),
+            LateBoundStep(lambda pipeline: PickColour(), name="colour"),
+        ]
+
+
+@dynamic_manager.register
+class ConditionalProvider(PipelineProvider):
+    key = "conditional"
+    name = "Conditional"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [
+            FormView(KindSerializer, name="kind"),
+            ConditionalStep(FormView(CompanySerializer, name="company"), _is_business),
+            FormView(ConfirmSerializer, name="confirm", allow_back=False),
+        ]
+
+
+class DynamicPipeline(Pipeline):
+    pipeline_name = "dynamic"
+    provider_manager = dynamic_manager
+
+    def finish_pipeline(self) -> Any:
+        return self.fetch_state()
+
+
+# -- finishing that fails ------------------------------------------------------------------
+
+
+class FailingFinishProvider(PipelineProvider):
+    key = "failing"
+    name = "Failing"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [FormView(NameSerializer, name="name")]
+
+
+failing_manager = ProviderManager()
+failing_manager.register(FailingFinishProvider)
+
+
+class FailingFinishPipeline(Pipeline):
+    """Writes a row, then decides the flow failed: the row must not stay."""
+
+    pipeline_name = "failing"
+    provider_manager = failing_manager
+
+    def finish_pipeline(self) -> Any:
+        Group.objects.create(name=f"written-by-{self.fetch_state('name')['name']}")
+        return self.error("The name is taken.", code="name_taken")
+
+
+EXAMPLE_PIPELINES = [
+    "backend.onboarding.pipeline.OnboardingPipeline",
+    "backend.identity.pipeline.IdentityPipeline",
+    "tests.pipeline.examples.SeedPipeline",
+    "tests.pipeline.examples.SetupPipeline",
+    "tests.pipeline.examples.DynamicPipeline",
+    "tests.pipeline.examples.FailingFinishPipeline",
+]

@@ -1,0 +1,117 @@
+"""Nested pipelines keep the seed's semantics."""
+
+from typing import Any
+
+import pytest
+
+from backend.pipeline import FormView
+from backend.pipeline.store import get_store
+from tests.conftest import FlowClient
+from tests.pipeline import examples
+
+pytestmark = pytest.mark.usefixtures("examples")
+
+
+def _into_name_step(client: FlowClient) -> dict[str, Any]:
+    started = client.start("setup", "setup").json()
+    moved: dict[str, Any] = client.submit(started, {"email": "ada@example.com"}).json()
+    return moved
+
+
+def test_nested_steps_are_shown_with_the_chain_in_step_path(client: FlowClient) -> None:
+    started = client.start("setup", "setup").json()
+    step = started["step"]
+    assert step["name"] == "email"
+    assert (step["index"], step["total"]) == (0, 2)
+    assert step["path"] == [
+        {"pipeline": "setup", "provider": "setup", "name": "account", "index": 0, "total": 2},
+        {"pipeline": "account", "provider": "account", "name": "email", "index": 0, "total": 2},
+    ]
+
+
+def test_nested_pipeline_gets_the_config_of_its_view(client: FlowClient) -> None:
+    started = client.start("setup", "setup").json()
+    assert started["title"] == "Work email"
+
+
+def test_nested_pipeline_advances_inside_the_parent_step(client: FlowClient) -> None:
+    moved = _into_name_step(client)
+    assert moved["step"]["name"] == "name"
+    assert moved["step"]["index"] == 0
+    assert moved["step"]["path"][-1]["index"] == 1
+
+
+def test_nested_result_is_bound_under_bind_key_without_calling_its_finish(
+    client: FlowClient,
+) -> None:
+    # AccountPipeline.finish_pipeline raises if called.
+    confirm = client.submit(_into_name_step(client), {"name": "Ada"}).json()
+    assert confirm["step"]["name"] == "confirm"
+    assert confirm["step"]["path"] == [
+        {"pipeline": "setup", "provider": "setup", "name": "confirm", "index": 1, "total": 2}
+    ]
+    state = get_store().load(confirm["id"])
+    assert state is not None
+    assert state.frame.child is None
+    assert state.frame.data["account"] == {
+        "email": {"email": "ada@example.com"},
+        "name": {"name": "Ada"},
+    }
+
+    done = client.submit(confirm, {}).json()
+    assert done["result"] == {"account": state.frame.data["account"]}
+
+
+def test_back_inside_a_nested_pipeline_moves_the_nested_step(client: FlowClient) -> None:
+    moved = _into_name_step(client)
+    assert [action["name"] for action in moved["actions"]] == ["submit", "back", "cancel"]
+    back = client.back(moved).json()
+    assert back["step"]["name"] == "email"
+    assert back["form"]["data"] == {"email": "ada@example.com"}
+
+
+def test_back_from_the_first_nested_step_of_the_first_parent_step_is_refused(
+    client: FlowClient,
+) -> None:
+    started = client.start("setup", "setup").json()
+    assert "back" not in [action["name"] for action in started["actions"]]
+    refused = client.back(started)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "back_not_allowed"
+
+
+def test_back_into_a_finished_nested_pipeline_starts_it_afresh(client: FlowClient) -> None:
+    confirm = client.submit(_into_name_step(client), {"name": "Ada"}).json()
+    back = client.back(confirm).json()
+    assert back["step"]["name"] == "email"
+    assert back["step"]["path"][-1]["index"] == 0
+    assert back["form"]["data"] == {}
+
+
+def test_initialize_resets_the_nested_state(client: FlowClient) -> None:
+    first = _into_name_step(client)
+    again = client.start("setup", "setup").json()
+    assert again["id"] != first["id"]
+    state = get_store().load(again["id"])
+    assert state is not None
+    assert state.frame.child is not None
+    assert state.frame.child.step_index == 0
+    assert state.frame.child.data == {}
+
+
+def test_nested_steps_changing_outdates_the_parent_flow(
+    client: FlowClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = client.start("setup", "setup").json()
+    monkeypatch.setattr(
+        examples.AccountProvider,
+        "get_pipeline_views",
+        lambda self: [FormView(examples.EmailSerializer, name="email")],
+    )
+    shown = client.show(started["id"])
+    assert shown.status_code == 410
+    assert shown.json()["error"] == {
+        "code": "pipeline_outdated",
+        "message": "This flow's steps have changed since it started.",
+        "restart": {"pipeline": "setup", "provider": "setup"},
+    }

@@ -1,0 +1,101 @@
+"""Form steps, late-bound and conditional steps, and going back."""
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import FlowClient
+
+pytestmark = pytest.mark.usefixtures("examples")
+
+
+def _names(descriptor: dict[str, Any]) -> list[str]:
+    return [action["name"] for action in descriptor["actions"]]
+
+
+def test_late_bound_steps_count_in_total_once_built(client: FlowClient) -> None:
+    started = client.start("dynamic", "late").json()
+    assert started["step"]["total"] == 3  # count, palette, colour: no items yet
+
+    first_item = client.submit(started, {"count": 2}).json()
+    assert first_item["step"]["name"] == "item_0"
+    assert (first_item["step"]["index"], first_item["step"]["total"]) == (1, 5)
+    second_item = client.submit(first_item, {"name": "a"}).json()
+    assert second_item["step"]["name"] == "item_1"
+
+
+def test_late_bound_step_builds_its_choices_from_earlier_state(client: FlowClient) -> None:
+    descriptor = client.start("dynamic", "late").json()
+    descriptor = client.submit(descriptor, {"count": 0}).json()
+    assert descriptor["step"]["name"] == "palette"
+    colour = client.submit(descriptor, {"colours": ["red", "blue"]}).json()
+
+    assert colour["step"]["name"] == "colour"
+    assert colour["form"]["schema"]["properties"]["colour"]["enum"] == ["red", "blue"]
+    refused = client.submit(colour, {"colour": "grey"})
+    assert refused.status_code == 400
+    done = client.submit(colour, {"colour": "blue"}).json()
+    assert done["result"]["colour"] == {"colour": "blue"}
+
+
+def test_conditional_step_is_skipped_while_its_condition_is_false(client: FlowClient) -> None:
+    started = client.start("dynamic", "conditional").json()
+    assert started["step"]["total"] == 2
+
+    confirm = client.submit(started, {"kind": "personal"}).json()
+    assert confirm["step"]["name"] == "confirm"
+    assert confirm["step"]["total"] == 2
+
+
+def test_conditional_step_is_taken_once_its_condition_holds(client: FlowClient) -> None:
+    started = client.start("dynamic", "conditional").json()
+    company = client.submit(started, {"kind": "business"}).json()
+    assert company["step"]["name"] == "company"
+    assert (company["step"]["index"], company["step"]["total"]) == (1, 3)
+
+
+def test_back_prefills_what_the_step_bound_and_then_takes_new_input(
+    client: FlowClient,
+) -> None:
+    started = client.start("dynamic", "conditional").json()
+    company = client.submit(started, {"kind": "business"}).json()
+    back = client.back(company).json()
+
+    assert back["step"]["name"] == "kind"
+    assert back["form"]["data"] == {"kind": "business"}
+    assert back["step"]["version"] == company["step"]["version"] + 1
+    confirm = client.submit(back, {"kind": "personal"}).json()
+    assert confirm["step"]["name"] == "confirm"
+    assert confirm["step"]["total"] == 2
+
+
+def test_a_step_may_forbid_going_back(client: FlowClient) -> None:
+    started = client.start("dynamic", "conditional").json()
+    confirm = client.submit(started, {"kind": "personal"}).json()
+    assert _names(confirm) == ["submit", "cancel"]
+    refused = client.back(confirm)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "back_not_allowed"
+
+
+def test_invalid_input_binds_nothing_and_keeps_the_step(client: FlowClient) -> None:
+    started = client.start("dynamic", "late").json()
+    refused = client.submit(started, {"count": 9})
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["step"] == started["step"]
+    assert body["form"]["data"] == {"count": 9}
+    assert body["errors"] == [
+        {
+            "code": "max_value",
+            "message": "Ensure this value is less than or equal to 3.",
+            "field": "count",
+        }
+    ]
+    assert client.show(started["id"]).json()["step"] == started["step"]
+
+
+def test_form_data_shows_only_the_form_fields_of_invalid_input(client: FlowClient) -> None:
+    started = client.start("dynamic", "late").json()
+    refused = client.submit(started, {"count": "x", "extra": "<script>"}).json()
+    assert refused["form"]["data"] == {"count": "x"}
