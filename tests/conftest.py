@@ -103,3 +103,9 @@ def clock() -> Iterator[time_machine.Traveller]:
     """Time that tests move by hand (`clock.shift(seconds)`), never by sleeping."""
     with time_machine.travel("2026-11-22T09:00:00Z", tick=False) as traveller:
         yield traveller
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Real hashing costs a second per login; the tests are not about it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,42 @@
+from django.test import override_settings
+
+from backend.pipeline.checks import check_settings
+
+
+def _ids() -> list[str]:
+    return [message.id or "" for message in check_settings()]
+
+
+def test_default_settings_pass() -> None:
+    assert _ids() == []
+
+
+def test_ttl_must_be_positive() -> None:
+    with override_settings(PIPELINE_TTL=0):
+        assert _ids() == ["pipeline.E001"]
+
+
+def test_body_size_must_be_positive() -> None:
+    with override_settings(PIPELINE_MAX_BODY_SIZE=-1):
+        assert _ids() == ["pipeline.E002"]
+
+
+def test_pipeline_classes_must_import() -> None:
+    with override_settings(PIPELINE_CLASSES=["backend.nowhere.Pipeline"]):
+        assert _ids() == ["pipeline.E003"]
+
+
+def test_pipeline_classes_need_a_name() -> None:
+    with override_settings(PIPELINE_CLASSES=["backend.pipeline.Pipeline"]):
+        assert _ids() == ["pipeline.E004"]
+
+
+def test_pipeline_names_must_be_unique() -> None:
+    path = "backend.onboarding.pipeline.OnboardingPipeline"
+    with override_settings(PIPELINE_CLASSES=[path, path]):
+        assert _ids() == ["pipeline.E005"]
+
+
+def test_store_must_import() -> None:
+    with override_settings(PIPELINE_STORE="backend.pipeline.store.Nowhere"):
+        assert _ids() == ["pipeline.E006"]

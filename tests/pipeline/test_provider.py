@@ -1,0 +1,55 @@
+from collections.abc import Sequence
+
+import pytest
+
+from backend.pipeline import PipelineProvider, ProviderManager, Step
+from backend.pipeline.errors import UnknownProvider
+
+
+class ExampleProvider(PipelineProvider):
+    key = "example"
+    name = "Example"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return []
+
+
+def test_manager_get_builds_a_fresh_provider_each_time() -> None:
+    manager = ProviderManager()
+    manager.register(ExampleProvider)
+    first, second = manager.get("example"), manager.get("example")
+    first.set_config({"scope": "a"})
+    assert isinstance(first, ExampleProvider)
+    assert first is not second
+    assert second.config == {}
+
+
+@pytest.mark.parametrize("key", ["missing", "", None, 3, ["example"]])
+def test_manager_get_of_an_unknown_key_raises_unknown_provider(key: object) -> None:
+    manager = ProviderManager()
+    manager.register(ExampleProvider)
+    with pytest.raises(UnknownProvider):
+        manager.get(key)  # type: ignore[arg-type]
+
+
+def test_register_works_as_a_class_decorator_and_lists_providers() -> None:
+    manager = ProviderManager()
+    decorated = manager.register(ExampleProvider)
+    assert decorated is ExampleProvider
+    assert "example" in manager
+    assert manager.all() == [ExampleProvider]
+    manager.unregister("example")
+    assert "example" not in manager
+
+
+def test_register_refuses_a_provider_without_a_key() -> None:
+    class Keyless(PipelineProvider):
+        pass
+
+    with pytest.raises(ValueError, match="no key"):
+        ProviderManager().register(Keyless)
+
+
+def test_a_provider_must_declare_its_views() -> None:
+    with pytest.raises(NotImplementedError):
+        PipelineProvider().get_pipeline_views()

@@ -1,0 +1,40 @@
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from backend.pipeline.requests import display_request, query_request, submission_request
+
+
+def _request() -> Request:
+    raw = APIRequestFactory().post("/x/?code=abc", {"version": 1, "data": {"a": 1}}, format="json")
+    request = Request(raw, parsers=[JSONParser()])
+    request.user = None  # type: ignore[assignment]
+    return request
+
+
+def test_display_request_is_a_get_without_body_or_query() -> None:
+    shown = display_request(_request())
+    assert shown.method == "GET"
+    assert shown.data == {}
+    assert dict(shown.query_params) == {}
+
+
+def test_submission_request_carries_only_the_step_data() -> None:
+    submitted = submission_request(_request(), {"email": "a@example.com"})
+    assert submitted.method == "POST"
+    assert submitted.data == {"email": "a@example.com"}
+    assert dict(submitted.query_params) == {}
+
+
+def test_query_request_keeps_the_query_string_only() -> None:
+    returned = query_request(_request())
+    assert returned.method == "GET"
+    assert returned.data == {}
+    assert returned.query_params["code"] == "abc"
+
+
+def test_derived_requests_leave_the_original_untouched() -> None:
+    original = _request()
+    display_request(original)
+    assert original.method == "POST"
+    assert original.data == {"version": 1, "data": {"a": 1}}
