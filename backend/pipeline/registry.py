@@ -27,10 +27,10 @@ def all_pipelines() -> list[type[Pipeline]]:
 
 
 def get_pipeline_class(name: object) -> type[Pipeline]:
-    try:
-        return _pipelines()[name]  # type: ignore[index]
-    except (KeyError, TypeError):
-        raise UnknownPipeline() from None
+    pipeline_cls = _pipelines().get(name) if isinstance(name, str) else None
+    if pipeline_cls is None:
+        raise UnknownPipeline()
+    return pipeline_cls
 
 
 @receiver(setting_changed)

@@ -67,11 +67,3 @@ class FlowState:
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now
-
-    def copy(self) -> FlowState:
-        """A deep copy, so that a failed write leaves the original untouched."""
-        return dataclasses.replace(
-            self,
-            frame=Frame.from_json(self.frame.to_json()),
-            errors=list(self.errors),
-        )

@@ -1,0 +1,53 @@
+"""What the project serves besides the API: the frontend, CORS, JSON 404s."""
+
+import pytest
+from django.test import Client, override_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_root_serves_the_frontend_index() -> None:
+    response = Client().get("/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_unknown_frontend_paths_fall_back_to_the_index_for_client_routing() -> None:
+    response = Client().get("/flows/abc")
+    assert response.status_code == 200
+    assert b"<!doctype html>" in b"".join(response.streaming_content)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", ["/../backend/config/settings.py", "/%2e%2e/manage.py"])
+def test_paths_outside_the_frontend_folder_are_never_served(path: str) -> None:
+    response = Client().get(path)
+    body = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    assert b"SECRET_KEY" not in body
+    assert b"execute_from_command_line" not in body
+
+
+def test_unknown_api_paths_answer_the_json_envelope() -> None:
+    response = Client().get("/api/nowhere/")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+
+
+@override_settings(CORS_ALLOWED_ORIGINS=["http://localhost:5173"])
+def test_an_allowed_origin_gets_cors_headers_with_credentials() -> None:
+    response = Client().options(
+        "/api/pipelines/",
+        HTTP_ORIGIN="http://localhost:5173",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type,x-csrftoken,x-pipeline-token",
+    )
+    assert response["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    assert response["Access-Control-Allow-Credentials"] == "true"
+    allowed = response["Access-Control-Allow-Headers"]
+    assert "x-csrftoken" in allowed
+    assert "x-pipeline-token" in allowed
+
+
+@override_settings(CORS_ALLOWED_ORIGINS=["http://localhost:5173"])
+def test_another_origin_gets_no_cors_headers() -> None:
+    response = Client().get("/api/pipelines/", HTTP_ORIGIN="http://evil.test")
+    assert "Access-Control-Allow-Origin" not in response
