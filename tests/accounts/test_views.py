@@ -1,0 +1,171 @@
+"""Session auth for the SPA: CSRF token, login, who am I, logout."""
+
+from typing import Any
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.conftest import FlowClient
+
+
+def error_code(response: Any) -> str:
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["message"]
+    code: str = body["error"]["code"]
+    return code
+
+
+def test_csrf_endpoint_sets_the_cookie_and_returns_the_token(db: None) -> None:
+    client = APIClient(enforce_csrf_checks=True)
+    response = client.get("/api/auth/csrf/")
+    assert response.status_code == 200
+    token = response.json()["csrf_token"]
+    assert isinstance(token, str)
+    assert token
+    assert client.cookies["csrftoken"].value
+
+
+def test_the_returned_csrf_token_passes_the_csrf_check(db: None) -> None:
+    client = APIClient(enforce_csrf_checks=True)
+    token = client.get("/api/auth/csrf/").json()["csrf_token"]
+    response = client.post(
+        "/api/auth/login/",
+        {"username": "nobody", "password": "x"},
+        format="json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 400  # past CSRF, refused for the credentials
+
+
+def test_csrf_endpoint_keeps_the_cookie_it_set(client: FlowClient) -> None:
+    cookie = client.raw.cookies["csrftoken"].value
+    client.get("/api/auth/csrf/")
+    assert client.raw.cookies["csrftoken"].value == cookie
+
+
+def test_login_with_good_credentials_returns_200_with_the_user(
+    client: FlowClient, user: Any
+) -> None:
+    response = client.login("ada", "lovelace-1815")
+    assert response.status_code == 200
+    assert response.json() == {
+        "authenticated": True,
+        "user": {"id": user.pk, "username": "ada"},
+    }
+
+
+def test_login_starts_a_session(client: FlowClient, user: Any) -> None:
+    client.login("ada", "lovelace-1815")
+    assert client.get("/api/auth/me/").json()["user"]["username"] == "ada"
+
+
+def test_login_rotates_the_csrf_token(client: FlowClient, user: Any) -> None:
+    before = client.csrf_token
+    client.login("ada", "lovelace-1815")
+    assert client.csrf_token != before
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("ada", "wrong"), ("nobody", "lovelace-1815"), ("ADA", "lovelace-1815"), ("ada", "")],
+)
+def test_login_with_bad_credentials_returns_400_invalid_credentials(
+    client: FlowClient, user: Any, username: str, password: str
+) -> None:
+    response = client.post("/api/auth/login/", {"username": username, "password": password})
+    assert response.status_code == 400
+    if password:
+        assert error_code(response) == "invalid_credentials"
+    else:
+        assert error_code(response) == "invalid_request"
+    assert client.get("/api/auth/me/").json()["authenticated"] is False
+
+
+def test_login_of_an_inactive_user_returns_400_invalid_credentials(
+    client: FlowClient, user: Any
+) -> None:
+    user.is_active = False
+    user.save()
+    response = client.post("/api/auth/login/", {"username": "ada", "password": "lovelace-1815"})
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_credentials"
+
+
+@pytest.mark.parametrize("body", [{}, {"username": "ada"}, {"password": "x"}, []])
+def test_login_with_a_malformed_body_returns_400_invalid_request(
+    client: FlowClient, body: Any
+) -> None:
+    response = client.post("/api/auth/login/", body)
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_request"
+
+
+def test_login_with_bad_json_returns_400_parse_error(client: FlowClient) -> None:
+    response = client.raw.post(
+        "/api/auth/login/",
+        "{",
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=client.csrf_token,
+    )
+    assert response.status_code == 400
+    assert error_code(response) == "parse_error"
+
+
+def test_login_without_csrf_token_returns_403_csrf_failed(client: FlowClient, user: Any) -> None:
+    response = client.raw.post(
+        "/api/auth/login/", {"username": "ada", "password": "lovelace-1815"}, format="json"
+    )
+    assert response.status_code == 403
+    assert error_code(response) == "csrf_failed"
+    assert client.get("/api/auth/me/").json()["authenticated"] is False
+
+
+def test_me_when_anonymous(client: FlowClient) -> None:
+    response = client.get("/api/auth/me/")
+    assert response.status_code == 200
+    assert response.json() == {"authenticated": False, "user": None}
+
+
+def test_me_when_logged_in(user_client: FlowClient, user: Any) -> None:
+    response = user_client.get("/api/auth/me/")
+    assert response.status_code == 200
+    assert response.json() == {"authenticated": True, "user": {"id": user.pk, "username": "ada"}}
+
+
+def test_me_with_token_auth(user: Any) -> None:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert client.get("/api/auth/me/").json()["user"]["username"] == "ada"
+
+
+def test_logout_returns_204(user_client: FlowClient) -> None:
+    response = user_client.post("/api/auth/logout/")
+    assert response.status_code == 204
+    assert response.content == b""
+
+
+def test_me_is_anonymous_after_logout(user_client: FlowClient) -> None:
+    user_client.post("/api/auth/logout/")
+    assert user_client.get("/api/auth/me/").json() == {"authenticated": False, "user": None}
+
+
+def test_logout_when_anonymous_returns_204(client: FlowClient) -> None:
+    assert client.post("/api/auth/logout/").status_code == 204
+
+
+def test_logout_without_csrf_token_returns_403_and_keeps_the_session(
+    user_client: FlowClient,
+) -> None:
+    response = user_client.raw.post("/api/auth/logout/")
+    assert response.status_code == 403
+    assert error_code(response) == "csrf_failed"
+    assert user_client.get("/api/auth/me/").json()["authenticated"] is True
+
+
+@pytest.mark.parametrize("path", ["/api/auth/login/", "/api/auth/logout/"])
+def test_auth_endpoints_refuse_get_with_405(client: FlowClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 405
+    assert error_code(response) == "method_not_allowed"

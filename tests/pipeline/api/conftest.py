@@ -1,0 +1,102 @@
+"""Fixtures and helpers of the REST API tests.
+
+Flows are driven through the shared `FlowClient` (a browser: session cookie
+and CSRF token); `script_client()` is a client with no cookies at all, which
+authenticates by a header (`X-Pipeline-Token` or `Authorization: Token`).
+"""
+
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.conftest import COMPANY, PROFILE, FlowClient
+
+if TYPE_CHECKING:
+    # What the test client really returns: a Response with `json()` and friends.
+    from rest_framework.response import _MonkeyPatchedResponse
+
+    Response: TypeAlias = _MonkeyPatchedResponse
+else:
+    from rest_framework.response import Response
+
+API = "/api/pipelines/"
+
+
+def flow_url(flow_id: str) -> str:
+    return f"{API}{flow_id}/"
+
+
+def back_url(flow_id: str) -> str:
+    return f"{API}{flow_id}/back/"
+
+
+def script_client() -> APIClient:
+    """A client with no cookies that still has CSRF checked, as a browser would."""
+    return APIClient(enforce_csrf_checks=True)
+
+
+def post_raw(
+    client: FlowClient, path: str, body: str | bytes, content_type: str = "application/json"
+) -> Response:
+    """POST `body` as it is (not encoded by the test client), with the CSRF token."""
+    return client.raw.post(
+        path, body, content_type=content_type, HTTP_X_CSRFTOKEN=client.csrf_token
+    )
+
+
+def error_of(response: Response) -> dict[str, Any]:
+    """The `error` of an error envelope, checking the envelope's shape on the way."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert isinstance(error["code"], str)
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    return error
+
+
+def codes(descriptor: dict[str, Any]) -> list[str]:
+    return [error["code"] for error in descriptor["errors"]]
+
+
+def position(client: FlowClient, flow_id: str) -> tuple[str, int]:
+    """Where the flow is, as a fresh GET shows it: (step name, version)."""
+    shown = client.show(flow_id)
+    assert shown.status_code == 200, shown.content
+    step = shown.json()["step"]
+    return step["name"], step["version"]
+
+
+@pytest.fixture
+def started(client: FlowClient) -> dict[str, Any]:
+    """An anonymous onboarding flow at its first step (profile)."""
+    response = client.start()
+    assert response.status_code == 201, response.content
+    descriptor: dict[str, Any] = response.json()
+    return descriptor
+
+
+@pytest.fixture
+def at_company(client: FlowClient, started: dict[str, Any]) -> dict[str, Any]:
+    """The same flow at its second step (company)."""
+    response = client.submit(started, PROFILE)
+    assert response.status_code == 200, response.content
+    descriptor: dict[str, Any] = response.json()
+    return descriptor
+
+
+@pytest.fixture
+def at_confirm(client: FlowClient, at_company: dict[str, Any]) -> dict[str, Any]:
+    """The same flow at its last step (confirm)."""
+    response = client.submit(at_company, COMPANY)
+    assert response.status_code == 200, response.content
+    descriptor: dict[str, Any] = response.json()
+    return descriptor
+
+
+@pytest.fixture
+def api_token(user: Any) -> str:
+    """A DRF auth token of `user`."""
+    return str(Token.objects.create(user=user).key)

@@ -1,0 +1,227 @@
+"""Who may see and move a flow: its user, its session, or its flow token."""
+
+from typing import Any
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.conftest import COMPANY, CONFIRM, PROFILE, FlowClient
+
+from .conftest import API, Response, back_url, error_of, flow_url, position, script_client
+
+
+def _not_found(response: Response) -> bool:
+    return response.status_code == 404 and error_of(response)["code"] == "pipeline_not_found"
+
+
+def _every_action(client: FlowClient, descriptor: dict[str, Any]) -> list[Response]:
+    return [
+        client.show(descriptor["id"]),
+        client.submit(descriptor, PROFILE),
+        client.back(descriptor),
+        client.cancel(descriptor["id"]),
+    ]
+
+
+def _token_client(token: str) -> APIClient:
+    client = script_client()
+    client.credentials(HTTP_X_PIPELINE_TOKEN=token)
+    return client
+
+
+# -- user-bound flows -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def users_flow(user_client: FlowClient) -> dict[str, Any]:
+    """An onboarding flow `user` started while logged in, at its second step."""
+    descriptor: dict[str, Any] = user_client.submit(user_client.start().json(), PROFILE).json()
+    return descriptor
+
+
+def test_another_user_gets_404_for_a_users_flow(
+    users_flow: dict[str, Any], other_client: FlowClient, other_user: Any
+) -> None:
+    other_client.login("grace", "hopper-1906")
+    assert all(_not_found(r) for r in _every_action(other_client, users_flow))
+
+
+def test_an_anonymous_client_gets_404_for_a_users_flow(
+    users_flow: dict[str, Any], other_client: FlowClient
+) -> None:
+    assert all(_not_found(r) for r in _every_action(other_client, users_flow))
+
+
+def test_the_same_browser_gets_404_for_a_users_flow_after_logout(
+    user_client: FlowClient, users_flow: dict[str, Any]
+) -> None:
+    assert user_client.post("/api/auth/logout/").status_code == 204
+    user_client.csrf_token = user_client.raw.get("/api/auth/csrf/").json()["csrf_token"]
+    assert all(_not_found(r) for r in _every_action(user_client, users_flow))
+
+
+def test_another_user_logging_into_the_same_browser_gets_404(
+    user_client: FlowClient, users_flow: dict[str, Any], other_user: Any
+) -> None:
+    user_client.post("/api/auth/logout/")
+    user_client.login("grace", "hopper-1906")
+    assert _not_found(user_client.show(users_flow["id"]))
+
+
+def test_the_flow_token_of_a_users_flow_does_not_open_it_to_anonymous_clients(
+    user_client: FlowClient,
+) -> None:
+    started = user_client.start().json()
+    assert _not_found(_token_client(started["token"]).get(flow_url(started["id"])))
+
+
+def test_a_users_flow_survives_logging_out_and_in_again(
+    user_client: FlowClient, users_flow: dict[str, Any]
+) -> None:
+    user_client.post("/api/auth/logout/")
+    user_client.login("ada", "lovelace-1815")
+    assert position(user_client, users_flow["id"]) == ("company", 2)
+
+
+def test_the_same_user_can_continue_a_flow_with_token_auth_from_another_client(
+    users_flow: dict[str, Any], api_token: str
+) -> None:
+    script = script_client()
+    script.credentials(HTTP_AUTHORIZATION=f"Token {api_token}")
+    assert script.get(flow_url(users_flow["id"])).json() == users_flow
+    moved = script.post(flow_url(users_flow["id"]), {"version": 2, "data": COMPANY}, format="json")
+    assert moved.status_code == 200
+    assert moved.json()["step"]["name"] == "confirm"
+
+
+def test_a_flow_started_with_token_auth_is_the_users_in_the_browser(
+    user_client: FlowClient, api_token: str
+) -> None:
+    script = script_client()
+    script.credentials(HTTP_AUTHORIZATION=f"Token {api_token}")
+    started = script.post(API, {"pipeline": "identity", "provider": "dummy"}, format="json")
+    assert started.status_code == 201
+    done = user_client.submit(started.json(), {"email": "ada@example.com"})
+    assert done.status_code == 200
+    assert done.json()["kind"] == "complete"
+
+
+def test_another_users_token_auth_gets_404(users_flow: dict[str, Any], other_user: Any) -> None:
+    script = script_client()
+    script.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other_user).key}")
+    assert _not_found(script.get(flow_url(users_flow["id"])))
+
+
+# -- anonymous flows --------------------------------------------------------------------------
+
+
+def test_another_session_gets_404_for_an_anonymous_flow(
+    at_company: dict[str, Any], other_client: FlowClient
+) -> None:
+    assert all(_not_found(r) for r in _every_action(other_client, at_company))
+
+
+def test_another_session_gets_404_not_410_for_a_cancelled_flow(
+    client: FlowClient, started: dict[str, Any], other_client: FlowClient
+) -> None:
+    client.cancel(started["id"])
+    assert _not_found(other_client.show(started["id"]))
+
+
+def test_a_rejected_client_moves_nothing(
+    client: FlowClient, at_company: dict[str, Any], other_client: FlowClient
+) -> None:
+    _every_action(other_client, at_company)
+    assert position(client, at_company["id"]) == ("company", 2)
+
+
+def test_the_flow_token_can_show_an_anonymous_flow_from_a_cookieless_client(
+    started: dict[str, Any],
+) -> None:
+    response = _token_client(started["token"]).get(flow_url(started["id"]))
+    assert response.status_code == 200
+    assert response.json()["step"]["name"] == "profile"
+
+
+def test_the_flow_token_can_run_an_anonymous_flow_to_its_end(started: dict[str, Any]) -> None:
+    script = _token_client(started["token"])
+    version = started["step"]["version"]
+    for data in (PROFILE, COMPANY, CONFIRM):
+        response = script.post(
+            flow_url(started["id"]), {"version": version, "data": data}, format="json"
+        )
+        assert response.status_code == 200
+        version = response.json()["step"]["version"]
+    assert response.json()["kind"] == "complete"
+
+
+def test_the_flow_token_can_go_back_and_cancel(
+    client: FlowClient, at_company: dict[str, Any], started: dict[str, Any]
+) -> None:
+    script = _token_client(started["token"])
+    back = script.post(back_url(at_company["id"]), {"version": 2}, format="json")
+    assert back.status_code == 200
+    assert script.delete(flow_url(at_company["id"])).status_code == 204
+
+
+def test_the_session_still_owns_a_flow_moved_by_its_token(
+    client: FlowClient, started: dict[str, Any]
+) -> None:
+    _token_client(started["token"]).post(
+        flow_url(started["id"]), {"version": 1, "data": PROFILE}, format="json"
+    )
+    assert position(client, started["id"]) == ("company", 2)
+
+
+@pytest.mark.parametrize("token", ["", "wrong", "x" * 43, "\u2603" * 10])
+def test_a_wrong_flow_token_gets_404(started: dict[str, Any], token: str) -> None:
+    assert _not_found(_token_client(token).get(flow_url(started["id"])))
+
+
+def test_a_wrong_flow_token_cannot_move_the_flow(
+    client: FlowClient, started: dict[str, Any]
+) -> None:
+    response = _token_client("wrong").post(
+        flow_url(started["id"]), {"version": 1, "data": PROFILE}, format="json"
+    )
+    assert _not_found(response)
+    assert position(client, started["id"]) == ("profile", 1)
+
+
+def test_the_token_of_one_flow_does_not_open_another(client: FlowClient) -> None:
+    first, second = client.start().json(), client.start().json()
+    assert _not_found(_token_client(first["token"]).get(flow_url(second["id"])))
+
+
+def test_two_flows_in_one_session_run_independently(client: FlowClient) -> None:
+    first = client.start().json()
+    second = client.start(initial_data={"name": "Grace"}).json()
+    first = client.submit(first, PROFILE).json()
+    second = client.submit(second, {"email": "grace@example.com", "name": "Grace"}).json()
+    first = client.back(first).json()
+    assert position(client, first["id"]) == ("profile", 3)
+    assert position(client, second["id"]) == ("company", 2)
+    assert first["form"]["data"] == PROFILE
+    assert client.back(second).json()["form"]["data"]["name"] == "Grace"
+
+
+def test_cancelling_one_flow_leaves_the_others_of_the_session(client: FlowClient) -> None:
+    first, second = client.start().json(), client.start().json()
+    client.cancel(first["id"])
+    assert client.show(second["id"]).status_code == 200
+
+
+def test_an_anonymous_flow_stays_with_the_session_when_its_user_logs_in(
+    client: FlowClient, at_company: dict[str, Any], user: Any
+) -> None:
+    client.login("ada", "lovelace-1815")
+    assert position(client, at_company["id"]) == ("company", 2)
+
+
+def test_an_anonymous_flow_leaves_the_session_on_logout_but_keeps_its_token(
+    client: FlowClient, started: dict[str, Any]
+) -> None:
+    assert client.post("/api/auth/logout/").status_code == 204
+    assert _not_found(client.show(started["id"]))
+    assert _token_client(started["token"]).get(flow_url(started["id"])).status_code == 200

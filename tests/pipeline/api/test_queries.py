@@ -1,0 +1,130 @@
+"""Query budgets of the hot paths, session and user lookups included.
+
+The budgets (`django_assert_max_num_queries`) are the contract; the exact
+counts pin what the engine does today, so that a change shows up here:
+GET is the session and the flow; a submit adds the one conditional UPDATE;
+a logged-in request adds the user.
+"""
+
+from typing import Any
+
+from pytest_django import DjangoAssertNumQueries
+
+from tests.conftest import COMPANY, PROFILE, FlowClient
+
+from .conftest import flow_url, script_client
+
+
+def test_anonymous_get_stays_within_3_queries(
+    client: FlowClient,
+    at_company: dict[str, Any],
+    django_assert_max_num_queries: DjangoAssertNumQueries,
+) -> None:
+    with django_assert_max_num_queries(3):
+        assert client.show(at_company["id"]).status_code == 200
+
+
+def test_anonymous_submit_of_a_middle_step_stays_within_4_queries(
+    client: FlowClient,
+    at_company: dict[str, Any],
+    django_assert_max_num_queries: DjangoAssertNumQueries,
+) -> None:
+    with django_assert_max_num_queries(4):
+        assert client.submit(at_company, COMPANY).status_code == 200
+
+
+def test_logged_in_submit_stays_within_4_queries(
+    user_client: FlowClient, django_assert_max_num_queries: DjangoAssertNumQueries
+) -> None:
+    started = user_client.start().json()
+    with django_assert_max_num_queries(4):
+        assert user_client.submit(started, PROFILE).status_code == 200
+
+
+def test_anonymous_get_makes_2_queries(
+    client: FlowClient,
+    at_company: dict[str, Any],
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    with django_assert_num_queries(2):  # session, flow
+        client.show(at_company["id"])
+
+
+def test_anonymous_submit_of_a_middle_step_makes_3_queries(
+    client: FlowClient,
+    at_company: dict[str, Any],
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    with django_assert_num_queries(3):  # session, flow, conditional update
+        client.submit(at_company, COMPANY)
+
+
+def test_anonymous_invalid_submit_makes_2_queries(
+    client: FlowClient,
+    at_company: dict[str, Any],
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    with django_assert_num_queries(2):  # session, flow; nothing written
+        assert client.submit(at_company, {"company": ""}).status_code == 400
+
+
+def test_stale_submit_makes_2_queries(
+    client: FlowClient,
+    started: dict[str, Any],
+    at_company: dict[str, Any],
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    with django_assert_num_queries(2):  # session, flow; refused before any write
+        assert client.submit(started, PROFILE).status_code == 409
+
+
+def test_logged_in_get_makes_3_queries(
+    user_client: FlowClient, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    started = user_client.start().json()
+    with django_assert_num_queries(3):  # session, user, flow
+        user_client.show(started["id"])
+
+
+def test_logged_in_submit_makes_4_queries(
+    user_client: FlowClient, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    started = user_client.start().json()
+    with django_assert_num_queries(4):  # session, user, flow, conditional update
+        user_client.submit(started, PROFILE)
+
+
+def test_flow_token_submit_makes_2_queries(
+    started: dict[str, Any], django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    api = script_client()
+    with django_assert_num_queries(2):  # flow, conditional update
+        response = api.post(
+            flow_url(started["id"]),
+            {"version": 1, "data": PROFILE},
+            format="json",
+            HTTP_X_PIPELINE_TOKEN=started["token"],
+        )
+    assert response.status_code == 200
+
+
+def test_auth_token_submit_makes_3_queries(
+    user_client: FlowClient, api_token: str, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    started = user_client.start().json()
+    api = script_client()
+    with django_assert_num_queries(3):  # token and user, flow, conditional update
+        response = api.post(
+            flow_url(started["id"]),
+            {"version": 1, "data": PROFILE},
+            format="json",
+            HTTP_AUTHORIZATION=f"Token {api_token}",
+        )
+    assert response.status_code == 200
+
+
+def test_get_of_an_unknown_flow_makes_no_flow_query_for_a_non_hex_id(
+    client: FlowClient, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    with django_assert_num_queries(0):
+        assert client.show("not-a-flow-id").status_code == 404
