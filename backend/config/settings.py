@@ -135,9 +135,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", CORS_ALLOWED_ORIGINS)
 # --- Django REST framework ------------------------------------------------------
 
 REST_FRAMEWORK = {
+    # Token first: its challenge makes "not logged in" a 401, as it should be.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "backend.pipeline.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PARSER_CLASSES": ["backend.pipeline.api.parsers.LimitedJSONParser"],
@@ -175,7 +176,6 @@ PIPELINE_CLASSES = env_list(
 PIPELINE_TTL = env_int("PIPELINE_TTL", 3600)
 PIPELINE_MAX_BODY_SIZE = env_int("PIPELINE_MAX_BODY_SIZE", 64 * 1024)
 PIPELINE_RETURN_TO_ORIGINS = env_list("PIPELINE_RETURN_TO_ORIGINS", CORS_ALLOWED_ORIGINS)
-PIPELINE_MAX_FLOWS_PER_SESSION = env_int("PIPELINE_MAX_FLOWS_PER_SESSION", 20)
 
 LOGGING = {
     "version": 1,

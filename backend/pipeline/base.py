@@ -167,10 +167,10 @@ class Pipeline:
             expires_at=now + timedelta(seconds=conf.TTL),
             user_id=ownership.owner_user_id(self.request),
             token_hash=token_hash,
+            session_hash=ownership.session_hash(self.request, create=True),
             return_to=return_to,
         )
         get_store().create(state)
-        ownership.remember(self.request, state)
         self._state, self._state_known = state, True
 
     def current_step(self) -> Response:
@@ -218,7 +218,6 @@ class Pipeline:
         state = self._state
         if state is not None:
             get_store().delete(state.id)
-            ownership.forget(self.request, state.id)
         self._state, self._dirty = None, False
 
     @property

@@ -30,10 +30,5 @@ class PipelineSettings:
     def RETURN_TO_ORIGINS(self) -> list[str]:
         return list(getattr(settings, "PIPELINE_RETURN_TO_ORIGINS", []))
 
-    @property
-    def MAX_FLOWS_PER_SESSION(self) -> int:
-        """How many flows a session remembers; the oldest are forgotten first."""
-        return int(getattr(settings, "PIPELINE_MAX_FLOWS_PER_SESSION", 20))
-
 
 conf = PipelineSettings()

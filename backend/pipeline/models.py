@@ -28,6 +28,8 @@ class Flow(models.Model):
         related_name="pipeline_flows",
     )
     token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    #: Hash of the owner key of the session that started the flow.
+    session_hash = models.CharField(max_length=64, blank=True)
     step_index = models.PositiveIntegerField(default=0)
     version = models.PositiveIntegerField(default=1)
     signature = models.CharField(max_length=64)
@@ -49,6 +51,12 @@ class Flow(models.Model):
         verbose_name = _("flow")
         verbose_name_plural = _("flows")
         ordering = ("-created_at",)
+        indexes = [
+            # get_for_request: a session's latest flow of one pipeline type.
+            models.Index(
+                fields=["session_hash", "pipeline", "-created_at"], name="flow_session_latest"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.pipeline}/{self.provider} {self.id.hex} ({self.status})"

@@ -55,6 +55,7 @@ class FlowState:
     errors: list[dict[str, Any]] = field(default_factory=list)
     user_id: int | None = None
     token_hash: str = ""
+    session_hash: str = ""
     return_to: str = ""
 
     @property

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -41,6 +42,10 @@ class FlowStore(abc.ABC):
     @abc.abstractmethod
     def load_by_token(self, token_hash: str) -> FlowState | None:
         """The flow whose flow token hashes to this, or None."""
+
+    @abc.abstractmethod
+    def latest(self, pipeline: str, session_hash: str) -> FlowState | None:
+        """The most recently started flow of `pipeline` of that session."""
 
     @abc.abstractmethod
     def compare_and_set(self, state: FlowState, expected_version: int) -> bool:
@@ -81,10 +86,10 @@ class DatabaseStore(FlowStore):
         self.model.objects.create(id=uuid.UUID(state.id), **_columns(state))
 
     def load(self, flow_id: str) -> FlowState | None:
-        try:
-            key = uuid.UUID(hex=flow_id)
-        except (ValueError, TypeError):
+        # Only the form ids are given in: one flow, one URL.
+        if not isinstance(flow_id, str) or not _FLOW_ID.fullmatch(flow_id):
             return None
+        key = uuid.UUID(hex=flow_id)
         try:
             return _state(self.model.objects.get(pk=key))
         except self.model.DoesNotExist:
@@ -94,6 +99,11 @@ class DatabaseStore(FlowStore):
         if not token_hash:
             return None
         row = self.model.objects.filter(token_hash=token_hash).order_by().first()
+        return _state(row) if row else None
+
+    def latest(self, pipeline: str, session_hash: str) -> FlowState | None:
+        rows = self.model.objects.filter(session_hash=session_hash, pipeline=pipeline)
+        row = rows.order_by("-created_at").first()
         return _state(row) if row else None
 
     def compare_and_set(self, state: FlowState, expected_version: int) -> bool:
@@ -119,6 +129,9 @@ class DatabaseStore(FlowStore):
             yield
 
 
+_FLOW_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def _columns(state: FlowState) -> dict[str, Any]:
     """Every column, for a new flow."""
     return {
@@ -126,6 +139,7 @@ def _columns(state: FlowState) -> dict[str, Any]:
         "provider": state.frame.provider,
         "user_id": state.user_id,
         "token_hash": state.token_hash,
+        "session_hash": state.session_hash,
         "return_to": state.return_to,
         "created_at": state.created_at,
         "version": state.version,
@@ -171,6 +185,7 @@ def _state(row: Flow) -> FlowState:
         errors=row.errors,
         user_id=row.user_id,
         token_hash=row.token_hash,
+        session_hash=row.session_hash,
         return_to=row.return_to,
         created_at=row.created_at,
         updated_at=row.updated_at,

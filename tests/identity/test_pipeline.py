@@ -54,5 +54,5 @@ def test_an_account_linked_to_another_user_fails_and_writes_nothing(
 
 def test_identity_needs_a_logged_in_user(client: FlowClient) -> None:
     refused = client.start("identity", "dummy")
-    assert refused.status_code == 403
+    assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "not_authenticated"

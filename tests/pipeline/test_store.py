@@ -49,6 +49,32 @@ def test_load_of_something_that_is_no_flow_id_is_none(flow_id: str) -> None:
     assert DatabaseStore().load(flow_id) is None
 
 
+def test_a_flow_has_one_id_form_only() -> None:
+    store = DatabaseStore()
+    state = _flow()
+    store.create(state)
+    as_uuid = uuid.UUID(hex=state.id)
+    for alias in (state.id.upper(), str(as_uuid), as_uuid.urn, "{" + str(as_uuid) + "}"):
+        assert store.load(alias) is None
+
+
+def test_latest_is_the_newest_flow_of_that_pipeline_and_session() -> None:
+    store = DatabaseStore()
+    now = timezone.now()
+    older = _flow(session_hash="s1", created_at=now - timedelta(seconds=2))
+    newer = _flow(session_hash="s1", created_at=now - timedelta(seconds=1))
+    other_session = _flow(session_hash="s2", created_at=now)
+    other_pipeline = _flow(session_hash="s1", created_at=now)
+    other_pipeline.frame.pipeline = "identity"
+    for state in (older, newer, other_session, other_pipeline):
+        store.create(state)
+
+    latest = store.latest("onboarding", "s1")
+    assert latest is not None
+    assert latest.id == newer.id
+    assert store.latest("onboarding", "s3") is None
+
+
 def test_load_by_token_finds_the_flow_by_its_token_hash() -> None:
     store = DatabaseStore()
     state = _flow()

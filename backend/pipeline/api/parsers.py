@@ -1,9 +1,11 @@
 """A JSON parser that reads no more than the configured body size."""
 
-import io
+import codecs
+import json
 from collections.abc import Mapping
 from typing import IO, Any
 
+from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -15,8 +17,10 @@ class LimitedJSONParser(JSONParser):
     """JSON, at most `PIPELINE_MAX_BODY_SIZE` bytes, never a server error.
 
     The limit is enforced on the bytes read, not on a Content-Length a
-    client may leave out; nesting deep enough to exhaust the decoder is a
-    parse error like any other.
+    client may leave out. Only what can be sent back is accepted: no NaN
+    or Infinity (nor numbers too large for a float), no lone surrogates,
+    no nesting deep enough to exhaust the decoder. An answer may echo the
+    input (a form shown again with its errors), and must always render.
     """
 
     def parse(
@@ -29,7 +33,31 @@ class LimitedJSONParser(JSONParser):
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise PayloadTooLarge()
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            return super().parse(io.BytesIO(raw), media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply") from None
+            text = codecs.decode(raw, encoding)
+            value = json.loads(text, parse_constant=_refuse, parse_float=_finite)
+            # Lone surrogates (from \ud800 escapes) cannot be encoded back.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except (ValueError, UnicodeError, RecursionError) as exc:
+            raise ParseError(f"JSON parse error - {_reason(exc)}") from None
+        return value
+
+
+def _refuse(constant: str) -> Any:
+    raise ValueError(f"{constant} is not valid JSON")
+
+
+def _finite(literal: str) -> float:
+    number = float(literal)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError("number too large")
+    return number
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, UnicodeError):
+        return "text that is not valid Unicode"
+    return str(exc)

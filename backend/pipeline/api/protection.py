@@ -1,8 +1,10 @@
 """Checks every API view makes before it looks at a request."""
 
+import contextlib
 from typing import Any
 
 from django.http import HttpRequest
+from django.http.request import RawPostDataException
 from rest_framework.authentication import CSRFCheck
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
@@ -25,8 +27,12 @@ def enforce_csrf(request: Request) -> None:
     meta = request._request.META
     if TOKEN_HEADER in meta or str(meta.get("HTTP_AUTHORIZATION", "")).startswith("Token "):
         return
-    check = CSRFCheck(_no_response)
     http = request._request
+    with contextlib.suppress(RawPostDataException):
+        # Read the body once, so that the form parsing CSRF does for a
+        # multipart POST leaves it for DRF's parsers too.
+        http.body  # noqa: B018
+    check = CSRFCheck(_no_response)
     check.process_request(http)  # puts the CSRF cookie where process_view reads it
     reason = check.process_view(http, None, (), {})  # type: ignore[arg-type]
     if reason:

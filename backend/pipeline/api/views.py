@@ -8,7 +8,14 @@ from urllib.parse import urlsplit
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -45,6 +52,12 @@ _DESCRIPTOR_OR_ERROR = PolymorphicProxySerializer(
     serializers=[api.DESCRIPTOR, api.ErrorEnvelopeSerializer],
     resource_type_field_name=None,
 )
+_FLOW_TOKEN = OpenApiParameter(
+    "X-Pipeline-Token",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The flow token from the start answer; binds anonymous script clients.",
+)
 _COMMON: dict[int | str, Any] = {
     403: OpenApiResponse(_ERROR, description="CSRF check failed (`csrf_failed`)."),
     404: OpenApiResponse(_ERROR, description="Unknown flow, or not bound to this client."),
@@ -62,12 +75,23 @@ _CONFLICT = OpenApiResponse(
 )
 
 
+class _Schema(AutoSchema):
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        # The catalog is one object, not a list: no action here lists items.
+        return False
+
+
 class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
     """Start, show, advance, go back in and cancel flows."""
 
     lookup_value_regex = "[^/]+"
+    schema = _Schema()
 
-    @extend_schema(responses={200: api.CatalogSerializer}, summary="Catalog of pipelines")
+    @extend_schema(
+        responses={200: api.CatalogSerializer},
+        summary="Catalog of pipelines",
+        operation_id="pipelines_catalog",
+    )
     def list(self, request: Request) -> Response:
         return Response({"pipelines": [_catalog_entry(cls) for cls in all_pipelines()]})
 
@@ -76,6 +100,9 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         responses={
             201: api.STARTED_DESCRIPTOR,
             400: OpenApiResponse(_ERROR, description="Malformed, or `invalid_return_to`."),
+            401: OpenApiResponse(
+                _ERROR, description="The pipeline needs a logged-in user (`not_authenticated`)."
+            ),
             **_COMMON,
         },
         summary="Start a flow",
@@ -97,7 +124,11 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         response["Location"] = f"{api_root()}{response.data['id']}/"
         return response
 
-    @extend_schema(responses={200: api.DESCRIPTOR, 410: _GONE, **_COMMON}, summary="Show a flow")
+    @extend_schema(
+        parameters=[_FLOW_TOKEN],
+        responses={200: api.DESCRIPTOR, 410: _GONE, **_COMMON},
+        summary="Show a flow",
+    )
     def retrieve(self, request: Request, pk: str) -> Response:
         return _load(request, pk).current_step()
 
@@ -114,6 +145,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
             410: _GONE,
             **_COMMON,
         },
+        parameters=[_FLOW_TOKEN],
         summary="Submit the current step",
         operation_id="pipelines_submit",
     )
@@ -135,6 +167,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
             410: _GONE,
             **_COMMON,
         },
+        parameters=[_FLOW_TOKEN],
         summary="Go back one step",
     )
     @action(detail=True, methods=["post"])
@@ -146,6 +179,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
     @extend_schema(
         request=None,
         responses={204: None, 409: _CONFLICT, 410: _GONE, **_COMMON},
+        parameters=[_FLOW_TOKEN],
         summary="Cancel a flow",
     )
     def destroy(self, request: Request, pk: str) -> Response:

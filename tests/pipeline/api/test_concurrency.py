@@ -225,3 +225,17 @@ def test_concurrent_starts_make_independent_flows(db: None) -> None:
     for flow in flows:
         shown = token_client(flow["token"])().get(flow_url(flow["id"]))
         assert shown.json()["step"] == flow["step"]
+
+
+def test_tabs_starting_flows_at_once_keep_every_flow(client: FlowClient) -> None:
+    first = client.start().json()  # the session, and its owner key, exist from here
+
+    def start(tab: APIClient, index: int) -> Response:
+        body = {"pipeline": "onboarding", "provider": "default"}
+        return tab.post("/api/pipelines/", body, format="json")
+
+    started = race(tab_of(client), start)
+
+    assert [response.status_code for response in started] == [201] * THREADS
+    for flow_id in [first["id"], *(response.json()["id"] for response in started)]:
+        assert client.show(flow_id).status_code == 200

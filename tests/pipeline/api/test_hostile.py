@@ -59,6 +59,10 @@ BAD_JSON = [
     '{"version": 2, "data": {"company": Infinity, "size": "m"}}',
     '{"version": 2, "data": {"company": -Infinity, "size": "m"}}',
     '{"version": 1' + "0" * 5000 + ', "data": {}}',
+    # Would be echoed back in form.data, and cannot be rendered as JSON:
+    '{"version": 2, "data": {"company": 1e400, "size": "m"}}',
+    '{"version": 2, "data": {"company": "\\ud800", "size": "m"}}',
+    '{"version": 2, "data": {"company": "x\\udfff", "size": "m"}}',
 ]
 
 
@@ -136,8 +140,8 @@ def test_a_body_that_is_not_json_is_refused_with_an_envelope(
 ) -> None:
     response = post_raw(client, flow_url(at_company["id"]), body, content_type=content_type)
     _refused_cleanly(response, client, at_company)
-    assert response.status_code in (400, 415)
-    assert error_of(response)["code"] in ("unsupported_media_type", "invalid_request")
+    assert response.status_code == 415
+    assert error_of(response)["code"] == "unsupported_media_type"
 
 
 def test_a_form_encoded_body_with_a_header_token_returns_415(started: dict[str, Any]) -> None:

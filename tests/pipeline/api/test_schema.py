@@ -7,9 +7,11 @@ the document is registered as a resource its `#/components/...` refs
 resolve in.
 """
 
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -114,6 +116,18 @@ def test_catalog_validates_against_the_catalog_component(
     client: FlowClient, document: dict[str, Any]
 ) -> None:
     component(document, "Catalog").validate(client.get(API).json())
+
+
+def test_catalog_answer_is_documented_as_one_object(
+    client: FlowClient, document: dict[str, Any]
+) -> None:
+    assert_documented(document, "GET", "/api/pipelines/", client.get(API))
+
+
+def test_schema_is_served_to_a_client_asking_for_plain_json(db: None) -> None:
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert response.json()["openapi"].startswith("3.1")
 
 
 def test_start_and_show_validate(client: FlowClient, document: dict[str, Any]) -> None:
@@ -277,3 +291,7 @@ def test_data_the_schema_forbids_is_refused_by_the_server(
     bad = {"company": "Analytical Engines", "size": "xl"}
     assert not Draft202012Validator(at_company["form"]["schema"]).is_valid(bad)
     assert client.submit(at_company, bad).status_code == 400
+
+
+def test_document_generates_without_warnings_and_passes_the_openapi_schema(db: None) -> None:
+    call_command("spectacular", "--fail-on-warn", "--validate", stdout=StringIO())

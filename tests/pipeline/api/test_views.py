@@ -103,11 +103,12 @@ def test_start_of_unknown_provider_returns_404_unknown_provider(client: FlowClie
     assert error_of(response)["code"] == "unknown_provider"
 
 
-def test_start_of_a_login_required_pipeline_while_anonymous_returns_403(
+def test_start_of_a_login_required_pipeline_while_anonymous_returns_401(
     client: FlowClient,
 ) -> None:
     response = client.start("identity", "dummy")
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
     assert error_of(response)["code"] == "not_authenticated"
 
 
