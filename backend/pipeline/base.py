@@ -2,8 +2,9 @@
 
 Compared with Sentry's pipeline, whose names and meaning it keeps:
 
-* State lives in a `FlowStore` under a random flow id; the session only
-  lists the flows it owns, so one session can run several flows at once.
+* State lives in a `FlowStore` under a random flow id; the session holds
+  only an owner key (`ownership.py`), so one session runs any number of
+  flows at once.
 * A request does its work in memory and writes once at the end, as a
   compare-and-set on the flow's version: of two concurrent submits of one
   step exactly one moves the flow, the other is answered 409.
@@ -76,6 +77,7 @@ class Pipeline:
         self.token: str | None = None
 
         self._provider_model = provider_model
+        self._provider_model_known = provider_model is not None
         self._state = state
         self._state_known = state is not None
         self._parent: Pipeline | None = None
@@ -222,8 +224,10 @@ class Pipeline:
 
     @property
     def provider_model(self) -> models.Model | None:
-        if self._provider_model is None:
+        """The flow's provider model row; None if it has none, or it was deleted."""
+        if not self._provider_model_known:
             self._provider_model = self._load_provider_model()
+            self._provider_model_known = True
         return self._provider_model
 
     # -- beyond the seed ------------------------------------------------------

@@ -143,7 +143,7 @@ class FormView(PipelineView):
             return self.render(source, data=self.get_initial(pipeline, _field_names(source)))
         serializer = self.get_serializer(pipeline, data=request.data)
         if serializer.is_valid():
-            return self.form_valid(pipeline, dict(serializer.data))
+            return self.form_valid(pipeline, _as_json(serializer))
         source = self._source(pipeline, serializer)
         known = set(_field_names(source))
         submitted = request.data if isinstance(request.data, Mapping) else {}
@@ -222,6 +222,21 @@ def signature_of(steps: Sequence[Step]) -> str:
     """Identifies a provider's declared steps; a flow outlives no change of them."""
     parts = "\n".join(step.signature_part() for step in steps)
     return hashlib.sha256(parts.encode()).hexdigest()
+
+
+def _as_json(serializer: serializers.BaseSerializer[Any]) -> dict[str, Any]:
+    """The valid input as JSON: the serializer's representation of it.
+
+    `serializer.data` leaves out write-only fields (a password, typically),
+    which a later step may well need; they are represented here too.
+    """
+    data = dict(serializer.data)
+    if isinstance(serializer, serializers.Serializer):
+        validated = serializer.validated_data
+        for name, field in serializer.fields.items():
+            if field.write_only and field.source in validated:
+                data[name] = field.to_representation(validated[field.source])
+    return data
 
 
 def _field_names(source: SerializerLike) -> list[str]:

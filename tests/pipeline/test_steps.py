@@ -3,7 +3,9 @@
 from typing import Any
 
 import pytest
+from rest_framework import serializers
 
+from backend.pipeline.steps import _as_json
 from tests.conftest import FlowClient
 
 pytestmark = pytest.mark.usefixtures("examples")
@@ -99,3 +101,14 @@ def test_form_data_shows_only_the_form_fields_of_invalid_input(client: FlowClien
     started = client.start("dynamic", "late").json()
     refused = client.submit(started, {"count": "x", "extra": "<script>"}).json()
     assert refused["form"]["data"] == {"count": "x"}
+
+
+def test_form_view_binds_write_only_fields_too() -> None:
+    class Credentials(serializers.Serializer[Any]):
+        username = serializers.CharField()
+        password = serializers.CharField(write_only=True, style={"input_type": "password"})
+        since = serializers.DateField(write_only=True)
+
+    serializer = Credentials(data={"username": "ada", "password": "s3cret", "since": "1843-01-01"})
+    assert serializer.is_valid()
+    assert _as_json(serializer) == {"username": "ada", "password": "s3cret", "since": "1843-01-01"}

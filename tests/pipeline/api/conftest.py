@@ -61,6 +61,18 @@ def codes(descriptor: dict[str, Any]) -> list[str]:
     return [error["code"] for error in descriptor["errors"]]
 
 
+def act(client: FlowClient, descriptor: dict[str, Any], action: str) -> Response:
+    """Show, submit (company data), go back in or cancel the flow of `descriptor`."""
+    if action == "show":
+        return client.show(descriptor["id"])
+    if action == "submit":
+        return client.submit(descriptor, COMPANY)
+    if action == "back":
+        return client.back(descriptor)
+    assert action == "cancel", action
+    return client.cancel(descriptor["id"])
+
+
 def position(client: FlowClient, flow_id: str) -> tuple[str, int]:
     """Where the flow is, as a fresh GET shows it: (step name, version)."""
     shown = client.show(flow_id)

@@ -13,7 +13,7 @@ from backend.onboarding import pipeline as onboarding
 from backend.onboarding.pipeline import DefaultOnboardingProvider
 from tests.conftest import COMPANY, CONFIRM, PROFILE, FlowClient
 
-from .conftest import API, back_url, codes, error_of, flow_url, position
+from .conftest import API, act, back_url, codes, error_of, flow_url, position
 
 RESULT = {"email": "ada@example.com", "name": "Ada", "company": "Analytical Engines", "size": "m"}
 
@@ -485,14 +485,7 @@ def test_a_cancelled_flow_returns_410_pipeline_cancelled_with_restart(
     client: FlowClient, at_company: dict[str, Any], action: str
 ) -> None:
     client.cancel(at_company["id"])
-    if action == "show":
-        response = client.show(at_company["id"])
-    elif action == "submit":
-        response = client.submit(at_company, COMPANY)
-    elif action == "back":
-        response = client.back(at_company)
-    else:
-        response = client.cancel(at_company["id"])
+    response = act(client, at_company, action)
     assert response.status_code == 410
     error = error_of(response)
     assert error["code"] == "pipeline_cancelled"
@@ -508,14 +501,7 @@ def test_a_flow_unchanged_for_its_ttl_returns_410_pipeline_expired(
 ) -> None:
     descriptor = client.submit(client.start().json(), PROFILE).json()
     clock.shift(3601)
-    if action == "show":
-        response = client.show(descriptor["id"])
-    elif action == "submit":
-        response = client.submit(descriptor, COMPANY)
-    elif action == "back":
-        response = client.back(descriptor)
-    else:
-        response = client.cancel(descriptor["id"])
+    response = act(client, descriptor, action)
     assert response.status_code == 410
     error = error_of(response)
     assert error["code"] == "pipeline_expired"
