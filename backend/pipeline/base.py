@@ -16,6 +16,7 @@ Compared with Sentry's pipeline, whose names and meaning it keeps:
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -71,6 +72,7 @@ class Pipeline:
             config = state.frame.config
         self.config: dict[str, Any] = dict(config or {})
         self.provider.set_config(self.config)
+        self.provider.set_pipeline(self)
         self._declared: tuple[Step, ...] = tuple(self.provider.get_pipeline_views())
         self.signature = signature_of(self._declared)
         #: The flow token, set by `initialize()` only: it is never stored.
@@ -179,11 +181,28 @@ class Pipeline:
         """Run the step the flow is at, and answer what it gives."""
         return self._root._serve(self._dispatch)
 
-    def next_step(self) -> Response:
-        """Move on and show the next step (or finish)."""
+    def next_step(self, request: Request | None = None) -> Response:
+        """Move on and show the next step (or finish).
+
+        Given `request`, the next step is run with it as its input instead
+        of being shown: a login step hands a browser coming back from the
+        provider to the step that takes the callback, as in Sentry.
+        """
         root = self._root
-        self._frame().step_index += 1
-        root._changed()
+        self._move(+1)
+        root._dispatch_request = request if request is not None else display_request(root.request)
+        return self.current_step()
+
+    def previous_step(self, *, error: Any = None, code: str = "step_failed") -> Response:
+        """Go back one step and show it, with `error` beside it to try again.
+
+        The error is kept with the flow until it moves, so a client that
+        comes back to the flow later (after a redirect) still sees it.
+        """
+        root = self._root
+        self._move(-1)
+        if error is not None:
+            root._require_state().errors = [error_item(code, error)]
         root._dispatch_request = display_request(root.request)
         return self.current_step()
 
@@ -231,6 +250,33 @@ class Pipeline:
         return self._provider_model
 
     # -- beyond the seed ------------------------------------------------------
+
+    def expect_callback(self) -> str:
+        """A fresh random state for a browser redirect; the flow now waits for it.
+
+        `GET /api/pipelines/callback/?state=...` finds the flow by it, once:
+        a state is single-use, and only the latest one issued is taken.
+        """
+        root = self._root
+        state = root._require_state()
+        key, key_hash = ownership.new_token()
+        get_store().register_callback(state.id, key_hash, timezone.now())
+        state.callback_hash = key_hash
+        root._changed()
+        return key
+
+    def awaits_callback(self, key: str) -> bool:
+        """Whether `key` is the callback state the flow waits for."""
+        state = self._root._require_state()
+        return bool(state.callback_hash) and hmac.compare_digest(
+            ownership.hash_token(key), state.callback_hash
+        )
+
+    def callback_received(self) -> None:
+        """The awaited callback came: the flow waits for none any more."""
+        root = self._root
+        root._require_state().callback_hash = ""
+        root._changed()
 
     @property
     def flow(self) -> FlowState | None:
@@ -391,14 +437,22 @@ class Pipeline:
         if not self.can_go_back():
             raise BackNotAllowed()
         for level in reversed(self.chain()):
-            frame = level._frame()
-            frame.child = None
-            if frame.step_index > 0:
-                frame.step_index -= 1
+            level._frame().child = None
+            if level.step_index > 0:
+                level._move(-1)
                 break
-        self._changed()
         self._dispatch_request = display_request(self.request)
         return self._dispatch()
+
+    def _move(self, steps: int) -> None:
+        """Change step at this level; notices about the old step go with it."""
+        frame = self._frame()
+        frame.step_index = max(frame.step_index + steps, 0)
+        root = self._root
+        state = root._require_state()
+        if state.status == ACTIVE:
+            state.errors = []
+        root._changed()
 
     def _write(self, *, force: bool = False) -> None:
         if not (self._dirty or force):

@@ -27,6 +27,11 @@ class PipelineSettings:
         return str(getattr(settings, "PIPELINE_STORE", "backend.pipeline.store.DatabaseStore"))
 
     @property
+    def FRONTEND_URL(self) -> str:
+        """Where the callback sends a browser back, unless the flow has `return_to`."""
+        return str(getattr(settings, "PIPELINE_FRONTEND_URL", "/"))
+
+    @property
     def RETURN_TO_ORIGINS(self) -> list[str]:
         return list(getattr(settings, "PIPELINE_RETURN_TO_ORIGINS", []))
 

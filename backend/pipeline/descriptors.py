@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 
-from .outcomes import Complete, Failure, Form, Outcome, Redirect
+from .outcomes import Complete, Form, Outcome, Redirect
 from .state import ACTIVE
 
 if TYPE_CHECKING:
@@ -53,19 +53,19 @@ def describe(pipeline: Pipeline, outcome: Outcome) -> dict[str, Any]:
         "kind": outcome.kind,
         "title": str(outcome.title),
         "description": str(outcome.description),
-        "errors": [],
+        # The flow's own errors (why it failed, or why a step is shown
+        # again); a refused form adds its own below.
+        "errors": [dict(error) for error in state.errors],
         "actions": [],
     }
     if isinstance(outcome, Form):
         schema, ui = outcome.schemas()
         descriptor["form"] = {"schema": schema, "ui_schema": ui, "data": dict(outcome.data)}
-        descriptor["errors"] = [dict(error) for error in outcome.errors]
+        descriptor["errors"] += [dict(error) for error in outcome.errors]
     elif isinstance(outcome, Redirect):
         descriptor["redirect"] = {"url": outcome.url}
     elif isinstance(outcome, Complete):
         descriptor["result"] = outcome.result
-    elif isinstance(outcome, Failure):
-        descriptor["errors"] = [dict(error) for error in state.errors]
     if state.status == ACTIVE:
         descriptor["actions"] = _actions(state.id, outcome, pipeline.can_go_back(chain))
     return descriptor

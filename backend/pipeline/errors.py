@@ -89,6 +89,39 @@ class PipelineOutdated(FlowGone):
     default_detail = _("This flow's steps have changed since it started.")
 
 
+class CallbackError(PipelineError):
+    """A browser came back to the callback with a state that leads nowhere.
+
+    Nothing is exchanged and no flow is touched.
+    """
+
+
+class CallbackStateMissing(CallbackError):
+    default_code = "state_missing"
+    default_detail = _("The callback carries no state.")
+
+
+class CallbackStateUnknown(CallbackError):
+    default_code = "state_unknown"
+    default_detail = _("No flow issued this state.")
+
+
+class CallbackStateReused(CallbackError):
+    default_code = "state_reused"
+    default_detail = _("This state was already used.")
+
+
+class CallbackStateMismatch(CallbackError):
+    default_code = "state_mismatch"
+    default_detail = _("The flow no longer waits for this state.")
+
+
+class CallbackWrongSession(CallbackError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "state_wrong_session"
+    default_detail = _("This state belongs to a flow of another session.")
+
+
 class PayloadTooLarge(PipelineError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"

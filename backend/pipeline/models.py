@@ -43,6 +43,7 @@ class Flow(models.Model):
     result = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     errors = models.JSONField(default=list, encoder=DjangoJSONEncoder)
     return_to = models.CharField(max_length=2048, blank=True)
+    callback_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
@@ -60,3 +61,19 @@ class Flow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pipeline}/{self.provider} {self.id.hex} ({self.status})"
+
+
+class Callback(models.Model):
+    """A callback state a flow issued for a browser redirect (OAuth `state`).
+
+    Kept after use, so that a replayed state is told apart from an unknown
+    one; deleted with its flow.
+    """
+
+    key_hash = models.CharField(max_length=64, primary_key=True)
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="callbacks")
+    created_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"callback of {self.flow_id}"

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from .errors import UnknownProvider
 
 if TYPE_CHECKING:
+    from .base import Pipeline
     from .steps import Step
 
 
@@ -29,9 +30,19 @@ class PipelineProvider:
 
     def __init__(self) -> None:
         self.config: dict[str, Any] = {}
+        self.pipeline: Pipeline | None = None
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """Whether it can run here (its credentials are configured, say)."""
+        return True
 
     def set_config(self, config: dict[str, Any]) -> None:
         self.config.update(config)
+
+    def set_pipeline(self, pipeline: Pipeline) -> None:
+        """The pipeline running this provider (for its request and provider model)."""
+        self.pipeline = pipeline
 
     def get_pipeline_views(self) -> Sequence[Step]:
         raise NotImplementedError(f"{type(self).__name__} must declare its pipeline views")
@@ -61,14 +72,20 @@ class ProviderManager:
         self._providers.pop(key, None)
 
     def get(self, provider_key: str) -> PipelineProvider:
-        try:
-            provider_cls = self._providers[provider_key]
-        except (KeyError, TypeError):
-            raise UnknownProvider() from None
+        provider_cls = self._available(provider_key)
+        if provider_cls is None:
+            raise UnknownProvider()
         return provider_cls()
 
     def __contains__(self, provider_key: object) -> bool:
-        return provider_key in self._providers
+        return self._available(provider_key) is not None
 
     def all(self) -> list[type[PipelineProvider]]:
-        return list(self._providers.values())
+        """The providers available here, in registration order."""
+        return [cls for cls in self._providers.values() if cls.is_available()]
+
+    def _available(self, provider_key: object) -> type[PipelineProvider] | None:
+        if not isinstance(provider_key, str):
+            return None
+        provider_cls = self._providers.get(provider_key)
+        return provider_cls if provider_cls is not None and provider_cls.is_available() else None

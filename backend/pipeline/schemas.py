@@ -66,7 +66,7 @@ def cached_form_schema(
     return _cached_form_schema((serializer_class, translation.get_language()))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)  # bounded: classes built at run time must not pile up
 def _cached_form_schema(
     key: tuple[type[serializers.BaseSerializer[Any]], str | None],
 ) -> tuple[Schema, Schema]:

@@ -57,6 +57,8 @@ class FlowState:
     token_hash: str = ""
     session_hash: str = ""
     return_to: str = ""
+    #: Hash of the callback state the flow waits for ("" when none).
+    callback_hash: str = ""
 
     @property
     def pipeline(self) -> str:

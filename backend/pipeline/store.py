@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import dataclasses
 import functools
 import re
 import uuid
@@ -27,7 +28,15 @@ from .conf import conf
 from .state import FlowState, Frame
 
 if TYPE_CHECKING:
-    from .models import Flow
+    from .models import Callback, Flow
+
+
+@dataclasses.dataclass(frozen=True)
+class CallbackRecord:
+    """A callback state a flow issued, and whether it was used."""
+
+    flow_id: str
+    used: bool
 
 
 class FlowStore(abc.ABC):
@@ -60,6 +69,18 @@ class FlowStore(abc.ABC):
         """Forget a flow."""
 
     @abc.abstractmethod
+    def register_callback(self, flow_id: str, key_hash: str, now: datetime) -> None:
+        """Record a callback state issued by the flow."""
+
+    @abc.abstractmethod
+    def find_callback(self, key_hash: str) -> CallbackRecord | None:
+        """The callback state with this hash, or None."""
+
+    @abc.abstractmethod
+    def use_callback(self, key_hash: str, now: datetime) -> bool:
+        """Mark the state used; True only for the one caller that did it."""
+
+    @abc.abstractmethod
     def purge_expired(self, now: datetime) -> int:
         """Delete flows expired at `now`; return how many."""
 
@@ -81,6 +102,12 @@ class DatabaseStore(FlowStore):
         from .models import Flow
 
         return Flow
+
+    @functools.cached_property
+    def callbacks(self) -> type[Callback]:
+        from .models import Callback
+
+        return Callback
 
     def create(self, state: FlowState) -> None:
         self.model.objects.create(id=uuid.UUID(state.id), **_columns(state))
@@ -118,6 +145,21 @@ class DatabaseStore(FlowStore):
 
     def delete(self, flow_id: str) -> None:
         self.model.objects.filter(pk=uuid.UUID(flow_id)).delete()
+
+    def register_callback(self, flow_id: str, key_hash: str, now: datetime) -> None:
+        self.callbacks.objects.create(
+            key_hash=key_hash, flow_id=uuid.UUID(flow_id), created_at=now
+        )
+
+    def find_callback(self, key_hash: str) -> CallbackRecord | None:
+        row = self.callbacks.objects.filter(key_hash=key_hash).first()
+        if row is None:
+            return None
+        return CallbackRecord(flow_id=row.flow_id.hex, used=row.used_at is not None)
+
+    def use_callback(self, key_hash: str, now: datetime) -> bool:
+        unused = self.callbacks.objects.filter(key_hash=key_hash, used_at__isnull=True)
+        return unused.update(used_at=now) == 1
 
     def purge_expired(self, now: datetime) -> int:
         deleted, _ = self.model.objects.filter(expires_at__lte=now).delete()
@@ -160,6 +202,7 @@ def _changing_columns(state: FlowState) -> dict[str, Any]:
         "status": state.status,
         "result": state.result,
         "errors": state.errors,
+        "callback_hash": state.callback_hash,
         "updated_at": state.updated_at,
         "expires_at": state.expires_at,
     }
@@ -187,6 +230,7 @@ def _state(row: Flow) -> FlowState:
         token_hash=row.token_hash,
         session_hash=row.session_hash,
         return_to=row.return_to,
+        callback_hash=row.callback_hash,
         created_at=row.created_at,
         updated_at=row.updated_at,
         expires_at=row.expires_at,

@@ -1,3 +1,4 @@
+import pytest
 from django.test import override_settings
 
 from backend.pipeline.checks import check_settings
@@ -35,6 +36,20 @@ def test_pipeline_names_must_be_unique() -> None:
     path = "backend.onboarding.pipeline.OnboardingPipeline"
     with override_settings(PIPELINE_CLASSES=[path, path]):
         assert _ids() == ["pipeline.E005"]
+
+
+@pytest.mark.parametrize("url", ["//evil.test/", "https://evil.test/", "javascript:alert(1)"])
+def test_frontend_url_must_not_leave_the_allowed_origins(url: str) -> None:
+    with override_settings(PIPELINE_FRONTEND_URL=url):
+        assert _ids() == ["pipeline.E007"]
+
+
+@pytest.mark.parametrize("url", ["/", "/app/flows", "http://localhost:5173/"])
+def test_frontend_url_may_be_a_path_or_on_an_allowed_origin(url: str) -> None:
+    with override_settings(
+        PIPELINE_FRONTEND_URL=url, PIPELINE_RETURN_TO_ORIGINS=["http://localhost:5173"]
+    ):
+        assert _ids() == []
 
 
 def test_store_must_import() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.http import HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
@@ -26,9 +28,15 @@ from ..base import Pipeline
 from ..conf import conf
 from ..descriptors import api_root
 from ..errors import (
+    CallbackStateMismatch,
+    CallbackStateMissing,
+    CallbackStateReused,
+    CallbackStateUnknown,
+    CallbackWrongSession,
     InvalidRequest,
     InvalidReturnTo,
     PipelineCancelled,
+    PipelineError,
     PipelineExpired,
     PipelineNotFound,
     PipelineOutdated,
@@ -37,8 +45,8 @@ from ..errors import (
     flatten_errors,
 )
 from ..registry import all_pipelines, get_pipeline_class
-from ..requests import display_request, submission_request
-from ..state import ACTIVE, CANCELLED
+from ..requests import display_request, query_request, submission_request
+from ..state import ACTIVE, CANCELLED, FlowState
 from ..steps import INITIAL_DATA_KEY
 from ..store import get_store
 from . import serializers as api
@@ -197,14 +205,90 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         return _conflict(pipeline)
 
     @extend_schema(
-        responses={404: OpenApiResponse(_ERROR, description="No flow waits for this state.")},
+        parameters=[
+            OpenApiParameter(
+                "state",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                description="The state the flow issued; other query parameters go to its step.",
+            )
+        ],
+        responses={
+            200: OpenApiResponse(
+                api.DESCRIPTOR, description="With `Accept: application/json`: the descriptor."
+            ),
+            302: OpenApiResponse(
+                description="Back to the frontend with `?pipeline={id}` (and `error` if refused)."
+            ),
+            400: OpenApiResponse(
+                _ERROR,
+                description="`state_missing`, `state_unknown`, `state_reused`, `state_mismatch`.",
+            ),
+            403: OpenApiResponse(_ERROR, description="`state_wrong_session`."),
+            409: _CONFLICT,
+            410: _GONE,
+        },
         summary="Return target of browser redirects (OAuth)",
     )
     @action(detail=False, methods=["get"])
-    def callback(self, request: Request) -> Response:
-        # Reserved for redirect-based steps: no step of this release waits
-        # for a browser to come back, so no flow can match.
-        raise PipelineNotFound()
+    def callback(self, request: Request) -> HttpResponseBase:
+        """Find the flow by its `state`, run its step with the query, send the browser back."""
+        wants_json = "application/json" in request.META.get("HTTP_ACCEPT", "")
+        try:
+            pipeline = _resume(request)
+            response = pipeline.current_step()
+        except PipelineError as error:
+            if wants_json:
+                raise
+            flow_id = error.extra.get("pipeline")
+            return _to_frontend(_load_quietly(flow_id), error=str(error.get_codes()))
+        if wants_json:
+            return response
+        return _to_frontend(pipeline.flow)
+
+
+def _resume(request: Request) -> Pipeline:
+    """The flow that issued the request's `state`, its state spent; else refuse.
+
+    Every check comes before the state is spent and before any step runs,
+    so a refused callback exchanges nothing and leaves the flow as it was.
+    """
+    key = request.query_params.get("state")
+    if not key:
+        raise CallbackStateMissing()
+    key_hash = ownership.hash_token(key)
+    store = get_store()
+    record = store.find_callback(key_hash)
+    state = store.load(record.flow_id) if record is not None else None
+    if record is None or state is None:
+        raise CallbackStateUnknown()
+    if not ownership.owns(request, state):
+        raise CallbackWrongSession()
+    if record.used:
+        raise CallbackStateReused(pipeline=state.id)
+    pipeline = _checked(request, state)
+    if state.status != ACTIVE or state.callback_hash != key_hash:
+        raise CallbackStateMismatch(pipeline=state.id)
+    if not store.use_callback(key_hash, timezone.now()):
+        raise CallbackStateReused(pipeline=state.id)
+    pipeline.callback_received()
+    pipeline.request = query_request(request)
+    return pipeline
+
+
+def _to_frontend(state: FlowState | None, *, error: str = "") -> HttpResponseRedirect:
+    """The flow's `return_to` (checked when it started), else the frontend URL."""
+    target = state.return_to if state is not None and state.return_to else conf.FRONTEND_URL
+    params = {"pipeline": state.id} if state is not None else {}
+    if error:
+        params["error"] = error
+    parts = urlsplit(target)
+    query = urlencode([*parse_qsl(parts.query), *params.items()])
+    return HttpResponseRedirect(urlunsplit(parts._replace(query=query)))
+
+
+def _load_quietly(flow_id: object) -> FlowState | None:
+    return get_store().load(flow_id) if isinstance(flow_id, str) else None
 
 
 def _catalog_entry(pipeline_cls: type[Pipeline]) -> dict[str, Any]:
@@ -227,6 +311,11 @@ def _load(request: Request, flow_id: str) -> Pipeline:
     state = get_store().load(flow_id) if len(flow_id) <= MAX_FLOW_ID_LENGTH else None
     if state is None or not ownership.owns(request, state):
         raise PipelineNotFound()
+    return _checked(request, state)
+
+
+def _checked(request: Request, state: FlowState) -> Pipeline:
+    """The flow's pipeline, unless it was cancelled, expired or outdated."""
     if state.status == CANCELLED:
         raise PipelineCancelled(state.pipeline, state.provider)
     if state.is_expired(timezone.now()):

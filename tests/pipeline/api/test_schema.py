@@ -214,7 +214,11 @@ def test_cancel_and_gone_validate(
         ("GET", "/api/pipelines/{id}/", lambda c, f: c.show("0" * 32)),
         ("POST", "/api/pipelines/{id}/", lambda c, f: c.post(flow_url(f["id"]), {"data": {}})),
         ("POST", "/api/pipelines/{id}/back/", lambda c, f: c.back(f)),
-        ("GET", "/api/pipelines/callback/", lambda c, f: c.get(f"{API}callback/?state=x")),
+        (
+            "GET",
+            "/api/pipelines/callback/",
+            lambda c, f: c.get(f"{API}callback/?state=x", HTTP_ACCEPT="application/json"),
+        ),
         (
             "POST",
             "/api/auth/login/",

@@ -606,13 +606,18 @@ def test_a_started_flow_is_fine_when_its_steps_are_unchanged(
 # -- callback ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("accept", ["application/json", "text/html,*/*"])
-def test_callback_with_a_state_no_flow_waits_for_returns_404(
-    client: FlowClient, accept: str
+def test_callback_with_a_state_no_flow_issued_is_refused_as_json(client: FlowClient) -> None:
+    response = client.get(f"{API}callback/?state=abc&code=xyz", HTTP_ACCEPT="application/json")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "state_unknown"
+
+
+def test_callback_with_a_state_no_flow_issued_sends_the_browser_back_with_the_error(
+    client: FlowClient,
 ) -> None:
-    response = client.get(f"{API}callback/?state=abc&code=xyz", HTTP_ACCEPT=accept)
-    assert response.status_code == 404
-    assert error_of(response)["code"] == "pipeline_not_found"
+    response = client.get(f"{API}callback/?state=abc&code=xyz", HTTP_ACCEPT="text/html,*/*")
+    assert response.status_code == 302
+    assert response["Location"] == "/?error=state_unknown"
 
 
 # -- the descriptor ---------------------------------------------------------------------------
