@@ -41,9 +41,11 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "oauth2_provider",
     "backend.pipeline",
     "backend.accounts",
     "backend.identity",
+    "backend.integrations",
     "backend.onboarding",
 ]
 
@@ -171,12 +173,47 @@ PIPELINE_CLASSES = env_list(
     [
         "backend.onboarding.pipeline.OnboardingPipeline",
         "backend.identity.pipeline.IdentityPipeline",
+        "backend.integrations.pipeline.IntegrationPipeline",
     ],
 )
 PIPELINE_TTL = env_int("PIPELINE_TTL", 3600)
 PIPELINE_MAX_BODY_SIZE = env_int("PIPELINE_MAX_BODY_SIZE", 64 * 1024)
 PIPELINE_RETURN_TO_ORIGINS = env_list("PIPELINE_RETURN_TO_ORIGINS", CORS_ALLOWED_ORIGINS)
 PIPELINE_FRONTEND_URL = env_str("PIPELINE_FRONTEND_URL", "/")
+
+# --- Identity providers ------------------------------------------------------------
+
+# A preset is offered once its client id and secret are set.
+IDENTITY_PROVIDERS = {
+    "github": {
+        "client_id": env_str("GITHUB_CLIENT_ID"),
+        "client_secret": env_str("GITHUB_CLIENT_SECRET"),
+    },
+    "slack": {
+        "client_id": env_str("SLACK_CLIENT_ID"),
+        "client_secret": env_str("SLACK_CLIENT_SECRET"),
+    },
+    "google": {
+        "client_id": env_str("GOOGLE_CLIENT_ID"),
+        "client_secret": env_str("GOOGLE_CLIENT_SECRET"),
+    },
+    # The demo's own OAuth2 server at /o/ (django-oauth-toolkit).
+    "local": {
+        "enabled": env_bool("LOCAL_OAUTH_ENABLED", default=DEBUG),
+        "client_id": env_str("LOCAL_OAUTH_CLIENT_ID", "pipelines-demo"),
+        "client_secret": env_str("LOCAL_OAUTH_CLIENT_SECRET", "pipelines-demo-secret"),
+        "base_url": env_str("LOCAL_OAUTH_BASE_URL"),
+    },
+}
+IDENTITY_HTTP_TIMEOUT = env_int("IDENTITY_HTTP_TIMEOUT", 10)
+
+# The local OAuth2 server: its users sign in on a page of ours.
+OAUTH2_PROVIDER = {
+    "SCOPES": {"profile": "Your name and email", "channels": "The channels you are in"},
+    "DEFAULT_SCOPES": ["profile"],
+    "PKCE_REQUIRED": True,
+}
+LOGIN_URL = "/accounts/login/"
 
 LOGGING = {
     "version": 1,

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path, re_path
 from drf_spectacular.renderers import (
     OpenApiJsonRenderer,
@@ -7,10 +8,19 @@ from drf_spectacular.renderers import (
 )
 from drf_spectacular.views import SpectacularAPIView
 
+from backend.accounts.oauth_server import UserInfoView
+
 from .frontend import frontend
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path(
+        "accounts/login/",
+        LoginView.as_view(template_name="accounts/login.html"),
+        name="login",
+    ),
+    path("o/userinfo/", UserInfoView.as_view(), name="oauth-userinfo"),
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(
@@ -20,7 +30,7 @@ urlpatterns = [
     ),
     path("api/auth/", include("backend.accounts.urls")),
     path("api/", include("backend.pipeline.api.urls")),
-    re_path(r"^(?!api/|admin/)(?P<path>.*)$", frontend, name="frontend"),
+    re_path(r"^(?!api/|admin/|accounts/|o/)(?P<path>.*)$", frontend, name="frontend"),
 ]
 
 handler404 = "backend.pipeline.api.exceptions.not_found"

@@ -6,8 +6,9 @@ from django.utils.translation import gettext_lazy as _
 
 from backend.pipeline import Pipeline
 
+from .base import Provider
+from .manager import default_manager
 from .models import IdentityProvider
-from .providers import Provider, default_manager
 from .services import IdentityAlreadyLinked, link_identity, provider_for
 
 

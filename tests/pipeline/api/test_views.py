@@ -36,6 +36,11 @@ def test_catalog_lists_every_pipeline_with_its_providers(client: FlowClient) -> 
                 "title": "Link an identity",
                 "providers": [{"key": "dummy", "name": "Dummy"}],
             },
+            {
+                "name": "integration",
+                "title": "Add an integration",
+                "providers": [{"key": "example", "name": "Example"}],
+            },
         ]
     }
 

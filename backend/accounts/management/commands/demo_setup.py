@@ -1,23 +1,65 @@
+import os
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from oauth2_provider.models import get_application_model
+
+from backend.accounts.oauth_server import DEMO_APPLICATION_NAME
+from backend.identity.conf import provider_settings
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
 
 
 class Command(BaseCommand):
-    help = "Create the demo user demo/demo (only when DEBUG is on)."
+    help = (
+        "Create the demo user demo/demo and register the demo's client with the local "
+        "OAuth2 server (only when DEBUG is on)."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--port",
+            default=os.environ.get("PORT", "8000"),
+            help="The port the demo is served on, for the OAuth redirect URIs.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG:
-            self.stdout.write("DEBUG is off: no demo user is created.")
+            self.stdout.write("DEBUG is off: no demo user or OAuth client is created.")
             return
+        user = self._demo_user()
+        origins = [f"http://{host}:{options['port']}" for host in ("127.0.0.1", "localhost")]
+        register_demo_client(user, origins)
+        self.stdout.write(f"Demo user: {DEMO_USERNAME} / {DEMO_PASSWORD}")
+
+    def _demo_user(self) -> Any:
         user_model = get_user_model()
-        user, created = user_model._default_manager.get_or_create(username=DEMO_USERNAME)
+        user, created = user_model._default_manager.get_or_create(
+            username=DEMO_USERNAME, defaults={"email": "demo@example.com"}
+        )
         if created or not user.check_password(DEMO_PASSWORD):
             user.set_password(DEMO_PASSWORD)
             user.save()
-        self.stdout.write(f"Demo user: {DEMO_USERNAME} / {DEMO_PASSWORD}")
+        return user
+
+
+def register_demo_client(owner: Any, origins: list[str]) -> Any:
+    """The local server's client for this demo, redirecting to the callback on `origins`."""
+    local = provider_settings("local")
+    application_model = get_application_model()
+    application, _ = application_model.objects.update_or_create(
+        client_id=local["client_id"],
+        defaults={
+            "name": DEMO_APPLICATION_NAME,
+            "user": owner,
+            "client_type": application_model.CLIENT_CONFIDENTIAL,
+            "authorization_grant_type": application_model.GRANT_AUTHORIZATION_CODE,
+            "client_secret": local["client_secret"],
+            "redirect_uris": " ".join(f"{origin}/api/pipelines/callback/" for origin in origins),
+            "algorithm": "",
+        },
+    )
+    return application

@@ -1,4 +1,4 @@
-"""Identity providers: each a way to find out who the user is elsewhere."""
+"""The dummy provider of Sentry's identity module: it simply asks for an email."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -7,26 +7,11 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from backend.pipeline import (
-    Form,
-    Pipeline,
-    PipelineProvider,
-    PipelineView,
-    ProviderManager,
-    Step,
-)
+from backend.pipeline import Form, Pipeline, PipelineView, Step
 from backend.pipeline.errors import flatten_errors
 from backend.pipeline.outcomes import StepResult
 
-default_manager = ProviderManager()
-
-
-class Provider(PipelineProvider):
-    """An identity provider: its steps end in what `build_identity` reads."""
-
-    def build_identity(self, state: dict[str, Any]) -> dict[str, Any]:
-        """`{"id", "email", "name", "scopes"?, "data"?}` from the flow's state."""
-        raise NotImplementedError
+from .base import Provider
 
 
 class EmailSerializer(serializers.Serializer[Any]):
@@ -49,7 +34,6 @@ class AskEmail(PipelineView):
         return Form(EmailSerializer, title=self.title)
 
 
-@default_manager.register
 class DummyProvider(Provider):
     key = "dummy"
     name = _("Dummy")

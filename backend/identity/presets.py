@@ -1,0 +1,53 @@
+"""GitHub, Slack and Google, with their real endpoints.
+
+Each is available once its client id and secret are set (`GITHUB_CLIENT_ID`
+and `GITHUB_CLIENT_SECRET`, and so on; see the README).
+"""
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from .oauth2 import OAuth2Provider
+
+
+class GitHubProvider(OAuth2Provider):
+    key = "github"
+    name = _("GitHub")
+    oauth_authorize_url = "https://github.com/login/oauth/authorize"
+    oauth_access_token_url = "https://github.com/login/oauth/access_token"
+    oauth_scopes = ("read:user", "user:email")
+    user_url = "https://api.github.com/user"
+
+    def parse_user(self, described: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": str(described["id"]),
+            "email": described.get("email"),
+            "name": described.get("name") or described.get("login"),
+            "login": described.get("login"),
+        }
+
+
+class SlackProvider(OAuth2Provider):
+    """Sign in with Slack (OpenID Connect)."""
+
+    key = "slack"
+    name = _("Slack")
+    oauth_authorize_url = "https://slack.com/openid/connect/authorize"
+    oauth_access_token_url = "https://slack.com/api/openid.connect.token"
+    oauth_scopes = ("openid", "email", "profile")
+    user_url = "https://slack.com/api/openid.connect.userInfo"
+
+    def parse_user(self, described: dict[str, Any]) -> dict[str, Any]:
+        user = super().parse_user(described)
+        user["team"] = described.get("https://slack.com/team_id")
+        return user
+
+
+class GoogleProvider(OAuth2Provider):
+    key = "google"
+    name = _("Google")
+    oauth_authorize_url = "https://accounts.google.com/o/oauth2/v2/auth"
+    oauth_access_token_url = "https://oauth2.googleapis.com/token"
+    oauth_scopes = ("openid", "email", "profile")
+    user_url = "https://openidconnect.googleapis.com/v1/userinfo"
