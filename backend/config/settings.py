@@ -5,6 +5,7 @@ variable; README.md lists them all. The defaults are safe for production
 except where DEBUG is on, which `make run` sets.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -87,8 +88,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not the in-memory default: tests of concurrent writers need
-    # connections that really contend for SQLite's write lock.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # connections that really contend for SQLite's write lock. One per
+    # process, so that test runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}
     # WAL lets readers run beside the single writer; IMMEDIATE transactions
     # take the write lock up front so that a compare-and-set waits for the
     # busy timeout instead of failing on a lock upgrade.

@@ -21,6 +21,7 @@ from backend.pipeline import (
     PipelineProvider,
     PipelineView,
     ProviderManager,
+    Redirect,
     Step,
 )
 from backend.pipeline.outcomes import StepResult
@@ -256,3 +257,58 @@ EXAMPLE_PIPELINES = [
     "tests.pipeline.examples.DynamicPipeline",
     "tests.pipeline.examples.FailingFinishPipeline",
 ]
+
+
+# -- steps that wait for a browser to come back ---------------------------------------------
+
+
+class GoAway(PipelineView):
+    """Sends the browser away; hands its return to the next step, like OAuth's login."""
+
+    name = "go_away"
+
+    def dispatch(self, request: Request, pipeline: Pipeline) -> StepResult:
+        if "ticket" in request.query_params:
+            return pipeline.next_step(request)
+        key = pipeline.fetch_state("key")
+        if not (isinstance(key, str) and pipeline.awaits_callback(key)):
+            key = pipeline.expect_callback()
+            pipeline.bind_state("key", key)
+        return Redirect(f"https://elsewhere.example/?state={key}")
+
+
+class ComeBack(PipelineView):
+    """Takes the returning browser's query, or sends it back a step with an error."""
+
+    name = "come_back"
+    allow_back = False
+
+    def dispatch(self, request: Request, pipeline: Pipeline) -> StepResult:
+        ticket = request.query_params.get("ticket")
+        if ticket != "good":
+            return pipeline.previous_step(error="That ticket is no good.", code="bad_ticket")
+        pipeline.bind_state("ticket", ticket)
+        return pipeline.next_step()
+
+
+roundtrip_manager = ProviderManager()
+
+
+@roundtrip_manager.register
+class RoundTripProvider(PipelineProvider):
+    key = "roundtrip"
+    name = "Round trip"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [GoAway(), ComeBack(), FormView(NameSerializer, name="after")]
+
+
+class RoundTripPipeline(Pipeline):
+    pipeline_name = "roundtrip"
+    provider_manager = roundtrip_manager
+
+    def finish_pipeline(self) -> Any:
+        return {"ticket": self.fetch_state("ticket")}
+
+
+EXAMPLE_PIPELINES.append("tests.pipeline.examples.RoundTripPipeline")

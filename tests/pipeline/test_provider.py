@@ -53,3 +53,22 @@ def test_register_refuses_a_provider_without_a_key() -> None:
 def test_a_provider_must_declare_its_views() -> None:
     with pytest.raises(NotImplementedError):
         PipelineProvider().get_pipeline_views()
+
+
+class UnavailableProvider(PipelineProvider):
+    key = "unavailable"
+    name = "Unavailable"
+
+    @classmethod
+    def is_available(cls) -> bool:
+        return False
+
+
+def test_an_unavailable_provider_is_neither_listed_nor_found() -> None:
+    manager = ProviderManager()
+    manager.register(ExampleProvider)
+    manager.register(UnavailableProvider)
+    assert manager.all() == [ExampleProvider]
+    assert "unavailable" not in manager
+    with pytest.raises(UnknownProvider):
+        manager.get("unavailable")

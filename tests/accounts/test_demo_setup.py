@@ -1,0 +1,44 @@
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import override_settings
+from oauth2_provider.models import get_application_model
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(**options: Any) -> str:
+    out = StringIO()
+    call_command("demo_setup", stdout=out, **options)
+    return out.getvalue()
+
+
+@override_settings(DEBUG=True)
+def test_demo_setup_creates_the_demo_user_and_the_local_oauth_client() -> None:
+    assert "demo / demo" in _run(port="8123")
+
+    user = get_user_model()._default_manager.get(username="demo")
+    assert user.check_password("demo")
+    application = get_application_model().objects.get(client_id="pipelines-demo")
+    assert application.redirect_uris.split() == [
+        "http://127.0.0.1:8123/api/pipelines/callback/",
+        "http://localhost:8123/api/pipelines/callback/",
+    ]
+    assert application.authorization_grant_type == "authorization-code"
+    assert application.client_type == "confidential"
+
+
+@override_settings(DEBUG=True)
+def test_demo_setup_can_run_again() -> None:
+    _run()
+    _run()
+    assert get_user_model()._default_manager.filter(username="demo").count() == 1
+    assert get_application_model().objects.count() == 1
+
+
+def test_demo_setup_does_nothing_without_debug() -> None:
+    assert "DEBUG is off" in _run()
+    assert not get_user_model()._default_manager.filter(username="demo").exists()

@@ -1,0 +1,32 @@
+from typing import Any
+
+import pytest
+
+from backend.integrations.models import Integration
+from backend.integrations.services import install_integration
+
+pytestmark = pytest.mark.django_db
+
+
+def test_install_creates_an_integration(user: Any) -> None:
+    integration, created = install_integration(
+        user=user, provider="chat", external_id="T1", name="Team", metadata={"channel": "ops"}
+    )
+    assert created
+    assert (integration.user, integration.metadata) == (user, {"channel": "ops"})
+
+
+def test_reinstalling_updates_in_place(user: Any, other_user: Any) -> None:
+    install_integration(user=user, provider="chat", external_id="T1", name="Team", metadata={})
+    again, created = install_integration(
+        user=other_user, provider="chat", external_id="T1", name="Renamed", metadata={"a": 1}
+    )
+    assert not created
+    assert Integration.objects.count() == 1
+    assert (again.name, again.user, again.metadata) == ("Renamed", other_user, {"a": 1})
+
+
+def test_the_same_external_id_of_another_provider_is_another_integration(user: Any) -> None:
+    install_integration(user=user, provider="chat", external_id="1", name="a", metadata={})
+    install_integration(user=user, provider="example", external_id="1", name="b", metadata={})
+    assert Integration.objects.count() == 2
