@@ -12,7 +12,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from . import conf
-from .oauth2 import OAuth2Provider
+from .oauth2 import OAuth2Provider, external_id
 
 AUTHORIZE_PATH = "/o/authorize/"
 TOKEN_PATH = "/o/token/"
@@ -38,11 +38,14 @@ class LocalProvider(OAuth2Provider):
         return self._url(USER_PATH)
 
     def parse_user(self, described: dict[str, Any]) -> dict[str, Any]:
+        channels = described.get("channels", [])
+        if not isinstance(channels, list):
+            raise ValueError("the channels are not a list")
         return {
-            "id": str(described["id"]),
+            "id": external_id(described["id"]),
             "email": described.get("email"),
             "name": described.get("name"),
-            "channels": [str(channel) for channel in described.get("channels", [])],
+            "channels": [str(channel) for channel in channels],
         }
 
     def _url(self, path: str) -> str:

@@ -147,27 +147,31 @@ class OAuth2Provider(Provider):
     def get_user(self, token: dict[str, Any]) -> dict[str, Any]:
         """`{"id", "email", "name", ...}` of the signed-in user."""
         with talking_to_provider():
-            response = requests.get(
-                self.get_user_url(),
-                headers={
-                    "Authorization": f"Bearer {token['access_token']}",
-                    "Accept": "application/json",
-                },
-                timeout=conf.http_timeout(),
-            )
-            response.raise_for_status()
-            described = response.json()
+            described = self.get_json(self.get_user_url(), token)
             if not isinstance(described, dict):
                 raise ValueError("the user is not a JSON object")
             return self.parse_user(described)
+
+    def get_json(self, url: str, token: dict[str, Any]) -> Any:
+        """A provider API's JSON answer, with the access token (errors raise)."""
+        response = requests.get(
+            url,
+            headers={
+                "Authorization": f"Bearer {token['access_token']}",
+                "Accept": "application/json",
+            },
+            timeout=conf.http_timeout(),
+        )
+        response.raise_for_status()
+        return response.json()
 
     def get_user_url(self) -> str:
         return self.user_url
 
     def parse_user(self, described: dict[str, Any]) -> dict[str, Any]:
-        """Our description of the user from the provider's (`KeyError` if unusable)."""
+        """Our description of the user from the provider's (raises if unusable)."""
         return {
-            "id": str(described["sub"]),
+            "id": external_id(described["sub"]),
             "email": described.get("email"),
             "name": described.get("name"),
         }
@@ -181,9 +185,12 @@ class OAuth2Provider(Provider):
             "name": user.get("name"),
             "scopes": _scopes(token.get("scope")),
             "data": {
-                key: token[key]
-                for key in ("access_token", "token_type", "refresh_token", "expires_at")
-                if key in token
+                "user": user,
+                **{
+                    key: token[key]
+                    for key in ("access_token", "token_type", "refresh_token", "expires_at")
+                    if key in token
+                },
             },
         }
 
@@ -195,7 +202,9 @@ class OAuth2LoginView(PipelineView):
     title = _("Sign in with the provider")
 
     def dispatch(self, request: Request, pipeline: Pipeline) -> StepResult:
-        if "code" in request.query_params or "error" in request.query_params:
+        if request.query_params:
+            # The browser is back (only a callback carries a query string to
+            # a step): whatever it brings is for the callback step to judge.
             return pipeline.next_step(request)
         provider = _oauth_provider(pipeline)
         attempt = pipeline.fetch_state(ATTEMPT_KEY)
@@ -228,7 +237,8 @@ class OAuth2CallbackView(PipelineView):
         attempt = pipeline.fetch_state(ATTEMPT_KEY)
         pipeline.bind_state(ATTEMPT_KEY, None)  # single use, whatever comes next
         if not isinstance(attempt, dict) or not hmac.compare_digest(
-            str(params.get("state", "")), str(attempt["state"])
+            str(params.get("state", "")).encode("utf-8", "surrogatepass"),
+            str(attempt["state"]).encode("utf-8", "surrogatepass"),
         ):
             return retry(pipeline, "state_mismatch", _("The sign-in could not be matched."))
         if "error" in params:
@@ -283,6 +293,13 @@ def talking_to_provider() -> Iterator[None]:
         raise OAuthFailure(
             "oauth_invalid_response", _("The provider's answer made no sense.")
         ) from None
+
+
+def external_id(value: Any) -> str:
+    """A user's id at the provider, as text; refuses none or an empty one."""
+    if value is None or isinstance(value, bool | dict | list) or str(value) == "":
+        raise ValueError("the provider gave no usable user id")
+    return str(value)
 
 
 def _oauth_provider(pipeline: Pipeline) -> OAuth2Provider:

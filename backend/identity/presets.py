@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from .oauth2 import OAuth2Provider
+from .oauth2 import OAuth2Provider, external_id, talking_to_provider
 
 
 class GitHubProvider(OAuth2Provider):
@@ -18,10 +18,19 @@ class GitHubProvider(OAuth2Provider):
     oauth_access_token_url = "https://github.com/login/oauth/access_token"
     oauth_scopes = ("read:user", "user:email")
     user_url = "https://api.github.com/user"
+    emails_url = "https://api.github.com/user/emails"
+
+    def get_user(self, token: dict[str, Any]) -> dict[str, Any]:
+        user = super().get_user(token)
+        if not user["email"]:
+            # A private email is left out of /user; user:email lets us ask.
+            with talking_to_provider():
+                user["email"] = _primary_email(self.get_json(self.emails_url, token))
+        return user
 
     def parse_user(self, described: dict[str, Any]) -> dict[str, Any]:
         return {
-            "id": str(described["id"]),
+            "id": external_id(described["id"]),
             "email": described.get("email"),
             "name": described.get("name") or described.get("login"),
             "login": described.get("login"),
@@ -51,3 +60,13 @@ class GoogleProvider(OAuth2Provider):
     oauth_access_token_url = "https://oauth2.googleapis.com/token"
     oauth_scopes = ("openid", "email", "profile")
     user_url = "https://openidconnect.googleapis.com/v1/userinfo"
+
+
+def _primary_email(emails: Any) -> str | None:
+    """The primary, verified address among GitHub's list of them."""
+    if not isinstance(emails, list):
+        raise ValueError("the emails are not a list")
+    for entry in emails:
+        if isinstance(entry, dict) and entry.get("primary") and entry.get("verified"):
+            return str(entry["email"])
+    return None

@@ -33,6 +33,7 @@ from ..errors import (
     CallbackStateReused,
     CallbackStateUnknown,
     CallbackWrongSession,
+    FlowGone,
     InvalidRequest,
     InvalidReturnTo,
     PipelineCancelled,
@@ -266,7 +267,12 @@ def _resume(request: Request) -> Pipeline:
         raise CallbackWrongSession()
     if record.used:
         raise CallbackStateReused(pipeline=state.id)
-    pipeline = _checked(request, state)
+    try:
+        pipeline = _checked(request, state)
+    except FlowGone as gone:
+        # The browser is this flow's: send it back to the flow's own page.
+        gone.extra["pipeline"] = state.id
+        raise
     if state.status != ACTIVE or state.callback_hash != key_hash:
         raise CallbackStateMismatch(pipeline=state.id)
     if not store.use_callback(key_hash, timezone.now()):
@@ -283,7 +289,12 @@ def _to_frontend(state: FlowState | None, *, error: str = "") -> HttpResponseRed
     if error:
         params["error"] = error
     parts = urlsplit(target)
-    query = urlencode([*parse_qsl(parts.query), *params.items()])
+    kept = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key not in params
+    ]
+    query = urlencode([*kept, *params.items()])
     return HttpResponseRedirect(urlunsplit(parts._replace(query=query)))
 
 
