@@ -1,4 +1,5 @@
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.test import override_settings
 
@@ -75,3 +76,13 @@ def test_channel_choices_come_from_what_the_sign_in_returned() -> None:
 
 def test_integration_pipeline_is_served() -> None:
     assert get_pipeline_class("integration").pipeline_name == "integration"
+
+
+def test_chat_gives_the_nested_sign_in_its_scopes_and_redirect_url(
+    user_client: FlowClient,
+) -> None:
+    with override_settings(IDENTITY_PROVIDERS=LOCAL_ENABLED):
+        started = user_client.start("integration", "chat").json()
+    query = parse_qs(urlsplit(started["redirect"]["url"]).query)
+    assert query["scope"] == ["profile channels"]
+    assert query["redirect_uri"] == ["http://testserver/api/pipelines/callback/"]
