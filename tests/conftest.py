@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 if TYPE_CHECKING:
@@ -109,3 +110,11 @@ def clock() -> Iterator[time_machine.Traveller]:
 def _fast_password_hashing(settings: Any) -> None:
     """Real hashing costs a second per login; the tests are not about it."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_start_throttling(settings: Any) -> Iterator[None]:
+    """Tests start many flows from one address; the throttle has tests of its own."""
+    settings.PIPELINE_START_RATE = None
+    yield
+    cache.clear()

@@ -17,12 +17,14 @@ Compared with Sentry's pipeline, whose names and meaning it keeps:
 from __future__ import annotations
 
 import hmac
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -33,7 +35,7 @@ from rest_framework.response import Response
 
 from . import ownership
 from .conf import conf
-from .errors import BackNotAllowed, PipelineNotFound, error_item
+from .errors import BackNotAllowed, PipelineNotFound, StateTooLarge, TooManyFlows, error_item
 from .nested import NestedPipelineView
 from .outcomes import Complete, Failure, Form, Outcome, StepResponse, as_outcome
 from .provider import PipelineProvider, ProviderManager
@@ -162,6 +164,12 @@ class Pipeline:
             root._changed()
             return
         now = timezone.now()
+        user_id = ownership.owner_user_id(self.request)
+        session_hash = ownership.session_hash(self.request, create=True)
+        if (user_id is not None or session_hash) and get_store().count_active(
+            user_id=user_id, session_hash=session_hash, now=now
+        ) >= conf.MAX_ACTIVE_FLOWS:
+            raise TooManyFlows()
         self.token, token_hash = ownership.new_token()
         state = FlowState(
             id=uuid.uuid4().hex,
@@ -169,9 +177,9 @@ class Pipeline:
             created_at=now,
             updated_at=now,
             expires_at=now + timedelta(seconds=conf.TTL),
-            user_id=ownership.owner_user_id(self.request),
+            user_id=user_id,
             token_hash=token_hash,
-            session_hash=ownership.session_hash(self.request, create=True),
+            session_hash=session_hash,
             return_to=return_to,
         )
         get_store().create(state)
@@ -458,6 +466,7 @@ class Pipeline:
         if not (self._dirty or force):
             return
         state = self._require_state()
+        _check_size(state.frame)
         now = timezone.now()
         state.updated_at = now
         state.expires_at = now + timedelta(seconds=conf.TTL)
@@ -497,6 +506,13 @@ class Pipeline:
             return model_cls._default_manager.get(pk=frame.provider_model_id)
         except (ObjectDoesNotExist, ValueError, ValidationError):
             return None
+
+
+def _check_size(frame: Frame) -> None:
+    """Refuse to keep more state than `PIPELINE_MAX_STATE_SIZE` allows."""
+    kept = [frame.data, frame.child.to_json() if frame.child else None]
+    if len(json.dumps(kept, cls=DjangoJSONEncoder)) > conf.MAX_STATE_SIZE:
+        raise StateTooLarge()
 
 
 class PipelineNotInitialized(RuntimeError):

@@ -23,6 +23,22 @@ class PipelineSettings:
         return int(getattr(settings, "PIPELINE_MAX_BODY_SIZE", 64 * 1024))
 
     @property
+    def MAX_STATE_SIZE(self) -> int:
+        """Bytes of JSON one flow may keep (its bound state, nested ones included)."""
+        return int(getattr(settings, "PIPELINE_MAX_STATE_SIZE", 256 * 1024))
+
+    @property
+    def MAX_ACTIVE_FLOWS(self) -> int:
+        """Unfinished flows one client (session, token or user) may have at once."""
+        return int(getattr(settings, "PIPELINE_MAX_ACTIVE_FLOWS", 50))
+
+    @property
+    def START_RATE(self) -> str | None:
+        """How often one client may start flows, in DRF's notation ("60/min"); None: no limit."""
+        rate = getattr(settings, "PIPELINE_START_RATE", "60/min")
+        return str(rate) if rate else None
+
+    @property
     def STORE(self) -> str:
         return str(getattr(settings, "PIPELINE_STORE", "backend.pipeline.store.DatabaseStore"))
 

@@ -122,6 +122,24 @@ class CallbackWrongSession(CallbackError):
     default_detail = _("This state belongs to a flow of another session.")
 
 
+class StateTooLarge(PipelineError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "state_too_large"
+    default_detail = _("This flow cannot keep that much data.")
+
+
+class TooManyFlows(PipelineError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_flows"
+    default_detail = _("Too many unfinished flows: finish or cancel some first.")
+
+
+class DatabaseUnavailable(PipelineError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "database_unavailable"
+    default_detail = _("The service cannot reach its database. Try again shortly.")
+
+
 class PayloadTooLarge(PipelineError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"

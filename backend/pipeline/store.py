@@ -25,7 +25,7 @@ from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from .conf import conf
-from .state import FlowState, Frame
+from .state import ACTIVE, FlowState, Frame
 
 if TYPE_CHECKING:
     from .models import Callback, Flow
@@ -55,6 +55,10 @@ class FlowStore(abc.ABC):
     @abc.abstractmethod
     def latest(self, pipeline: str, session_hash: str) -> FlowState | None:
         """The most recently started flow of `pipeline` of that session."""
+
+    @abc.abstractmethod
+    def count_active(self, *, user_id: int | None, session_hash: str, now: datetime) -> int:
+        """Unfinished, unexpired flows of that user (or, with no user, that session)."""
 
     @abc.abstractmethod
     def compare_and_set(self, state: FlowState, expected_version: int) -> bool:
@@ -132,6 +136,12 @@ class DatabaseStore(FlowStore):
         rows = self.model.objects.filter(session_hash=session_hash, pipeline=pipeline)
         row = rows.order_by("-created_at").first()
         return _state(row) if row else None
+
+    def count_active(self, *, user_id: int | None, session_hash: str, now: datetime) -> int:
+        flows = self.model.objects.filter(status=ACTIVE, expires_at__gt=now)
+        if user_id is not None:
+            return flows.filter(user_id=user_id).count()
+        return flows.filter(user__isnull=True, session_hash=session_hash).count()
 
     def compare_and_set(self, state: FlowState, expected_version: int) -> bool:
         columns = _changing_columns(state)

@@ -1,15 +1,22 @@
 """The one exception handler: every API error as the PROTOCOL.md envelope."""
 
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..errors import InvalidRequest, PipelineError, flatten_errors
+from ..errors import DatabaseUnavailable, InvalidRequest, PipelineError, flatten_errors
+
+#: Errors of a database that is down, unreachable or locked, not of our queries.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+#: Seconds a client should wait before trying again after a 503.
+RETRY_AFTER = "1"
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -17,10 +24,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DATABASE_DOWN):
+        exc = DatabaseUnavailable()
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
     response.data = envelope(exc)
+    if isinstance(exc, DatabaseUnavailable):
+        response["Retry-After"] = RETRY_AFTER
     return response
 
 
@@ -49,5 +60,14 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
+    """An unhandled error, as JSON; the database being down is a 503 like in the API.
+
+    Django calls this while handling the exception, so it can be looked at
+    (a session that cannot be saved fails outside any API view).
+    """
+    if isinstance(sys.exc_info()[1], DATABASE_DOWN):
+        response = JsonResponse(envelope(DatabaseUnavailable()), status=503)
+        response["Retry-After"] = RETRY_AFTER
+        return response
     body = {"error": {"code": "server_error", "message": _("Server error.")}}
     return JsonResponse(body, status=500)

@@ -22,6 +22,7 @@ from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 
 from .. import ownership
 from ..base import Pipeline
@@ -52,6 +53,7 @@ from ..steps import INITIAL_DATA_KEY
 from ..store import get_store
 from . import serializers as api
 from .protection import GuardedViewMixin
+from .throttling import StartRateThrottle
 
 MAX_FLOW_ID_LENGTH = 64
 
@@ -96,6 +98,9 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
     schema = _Schema()
 
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [StartRateThrottle()] if self.action == "create" else []
+
     @extend_schema(
         responses={200: api.CatalogSerializer},
         summary="Catalog of pipelines",
@@ -111,6 +116,11 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
             400: OpenApiResponse(_ERROR, description="Malformed, or `invalid_return_to`."),
             401: OpenApiResponse(
                 _ERROR, description="The pipeline needs a logged-in user (`not_authenticated`)."
+            ),
+            429: OpenApiResponse(
+                _ERROR,
+                description="Started too often (`throttled`, with `Retry-After`), or too many "
+                "unfinished flows (`too_many_flows`).",
             ),
             **_COMMON,
         },

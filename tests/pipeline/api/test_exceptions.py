@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError
 from django.http import Http404
 from django.test import RequestFactory
 from rest_framework import exceptions
@@ -154,3 +155,13 @@ def test_a_flow_whose_finish_crashed_can_be_finished_again(
     done = client.submit(at_confirm, CONFIRM)
     assert done.status_code == 200
     assert done.json()["kind"] == "complete"
+
+
+def test_a_database_outage_outside_api_views_is_a_503_envelope() -> None:
+    try:
+        raise OperationalError("could not connect to server")
+    except OperationalError:
+        response = server_error(RequestFactory().get("/api/auth/me/"))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert json.loads(response.content)["error"]["code"] == "database_unavailable"
