@@ -20,3 +20,7 @@ class FlowAdmin(admin.ModelAdmin[Flow]):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Expired flows go with `clearpipelines`; live ones are cancelled through the API.
+        return False

@@ -1,0 +1,48 @@
+"""Flows are visible in the Django admin, and nothing there can change them."""
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from backend.pipeline.models import Flow
+from tests.conftest import FlowClient
+
+
+@pytest.fixture
+def admin_browser(admin_user: Any) -> Client:
+    browser = Client()
+    browser.force_login(admin_user)
+    return browser
+
+
+def test_flows_are_listed_and_shown(admin_browser: Client, client: FlowClient) -> None:
+    client.start()
+    flow = Flow.objects.get()
+    assert admin_browser.get("/admin/pipeline/flow/").status_code == 200
+    shown = admin_browser.get(f"/admin/pipeline/flow/{flow.pk}/change/")
+    assert shown.status_code == 200
+    assert b'name="_save"' not in shown.content
+
+
+def test_flows_cannot_be_added(admin_browser: Client) -> None:
+    assert admin_browser.get("/admin/pipeline/flow/add/").status_code == 403
+
+
+def test_flows_cannot_be_changed(admin_browser: Client, client: FlowClient) -> None:
+    client.start()
+    flow = Flow.objects.get()
+    response = admin_browser.post(
+        f"/admin/pipeline/flow/{flow.pk}/change/", {"status": "complete", "step_index": 2}
+    )
+    assert response.status_code == 403
+    flow.refresh_from_db()
+    assert (flow.status, flow.step_index) == ("active", 0)
+
+
+def test_flows_cannot_be_deleted(admin_browser: Client, client: FlowClient) -> None:
+    client.start()
+    flow = Flow.objects.get()
+    response = admin_browser.post(f"/admin/pipeline/flow/{flow.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert Flow.objects.filter(pk=flow.pk).exists()
