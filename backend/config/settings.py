@@ -100,6 +100,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+# Several app servers share sessions, the start throttle's counts and any
+# other cache through Redis when REDIS_URL is set; one server needs none.
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -185,6 +197,9 @@ PIPELINE_FRONTEND_URL = env_str("PIPELINE_FRONTEND_URL", "/")
 PIPELINE_MAX_STATE_SIZE = env_int("PIPELINE_MAX_STATE_SIZE", 256 * 1024)
 PIPELINE_MAX_ACTIVE_FLOWS = env_int("PIPELINE_MAX_ACTIVE_FLOWS", 50)
 PIPELINE_START_RATE = env_str("PIPELINE_START_RATE", "60/min") or None
+PIPELINE_STORE = env_str("PIPELINE_STORE", "backend.pipeline.store.DatabaseStore")
+PIPELINE_REDIS_URL = env_str("PIPELINE_REDIS_URL", REDIS_URL)
+PIPELINE_REDIS_GRACE = env_int("PIPELINE_REDIS_GRACE", 86400)
 
 # --- Identity providers ------------------------------------------------------------
 

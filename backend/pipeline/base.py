@@ -16,6 +16,7 @@ Compared with Sentry's pipeline, whose names and meaning it keeps:
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import uuid
@@ -421,12 +422,14 @@ class Pipeline:
             parent._frame().child = None
             return as_outcome(parent.next_step())
         state = self._require_state()
-        expected = state.version
         store = get_store()
+        before = state.version
+        claimed = 0
         try:
             with store.atomic():
                 state.status = COMPLETE
-                self._write(force=True)
+                self._write(force=True)  # the claim: a second finisher gets a conflict
+                claimed = state.version
                 result = self.finish_pipeline()
                 if state.status == FAILED:
                     raise _Rollback
@@ -435,11 +438,29 @@ class Pipeline:
         except _Rollback:
             # finish_pipeline called error(): nothing it wrote is kept, and
             # the flow is written as failed in place of the claim.
-            state.version = expected
+            state.version = before if store.rolls_back else claimed
             state.result = None
             self._changed()
             return Failure()
+        except Exception:
+            if claimed and not store.rolls_back:
+                self._release_claim(claimed)
+            raise
         return Complete(state.result)
+
+    def _release_claim(self, claimed: int) -> None:
+        """After a failed finish on a store that cannot roll back: back to the last step.
+
+        The flow is then as if its last step had not been submitted (its
+        input stays bound, to prefill the form), never half-finished.
+        """
+        state = self._require_state()
+        state.version = claimed
+        state.status = ACTIVE
+        self._frame().step_index = max(len(self.steps()) - 1, 0)
+        self._changed()
+        with contextlib.suppress(_Conflict):
+            self._write()
 
     def _go_back(self) -> Outcome:
         if not self.can_go_back():

@@ -40,6 +40,10 @@ class CallbackRecord:
 
 
 class FlowStore(abc.ABC):
+    #: Whether the store's own writes roll back with `atomic()` (a database's
+    #: do); the engine makes up for a failed finish on stores where they don't.
+    rolls_back: bool = False
+
     @abc.abstractmethod
     def create(self, state: FlowState) -> None:
         """Store a new flow."""
@@ -100,6 +104,8 @@ class DatabaseStore(FlowStore):
     The model is imported where it is used, so that `backend.pipeline` can
     be imported (for its public names) before Django's apps are ready.
     """
+
+    rolls_back = True
 
     @functools.cached_property
     def model(self) -> type[Flow]:

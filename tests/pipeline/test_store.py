@@ -1,17 +1,52 @@
-"""The flow store: compare-and-set, lookups, expiry (on SQLite and PostgreSQL)."""
+"""The store contract: every store passes these, the database's and Redis'.
 
+The database store runs on whichever database the suite runs on (SQLite,
+and PostgreSQL in CI); the Redis store on the Redis at `TEST_REDIS_URL`
+(127.0.0.1:6379 by default), each test under a key prefix of its own.
+"""
+
+import os
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import redis
 from django.db import connection
 from django.utils import timezone
 
+from backend.pipeline.redis_store import RedisStore
 from backend.pipeline.state import FlowState, Frame
-from backend.pipeline.store import DatabaseStore, get_store
+from backend.pipeline.store import DatabaseStore, FlowStore, get_store
 
 pytestmark = pytest.mark.django_db
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_client() -> redis.Redis:
+    """The test Redis; absent outside CI, the Redis tests are skipped, in CI they fail."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the Redis at {REDIS_URL}")
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    return client
+
+
+@pytest.fixture(params=["database", "redis"])
+def store(request: pytest.FixtureRequest) -> Iterator[FlowStore]:
+    if request.param == "database":
+        yield DatabaseStore()
+        return
+    client = redis_client()
+    prefix = f"test-{uuid.uuid4().hex}:"
+    yield RedisStore(client=client, prefix=prefix)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
 
 
 def _flow(**changes: object) -> FlowState:
@@ -33,8 +68,12 @@ def test_default_store_is_the_database_store() -> None:
     assert isinstance(get_store(), DatabaseStore)
 
 
-def test_create_then_load_returns_the_same_flow() -> None:
-    store = DatabaseStore()
+def test_the_redis_store_is_chosen_by_setting(settings: object) -> None:
+    settings.PIPELINE_STORE = "backend.pipeline.redis_store.RedisStore"  # type: ignore[attr-defined]
+    assert isinstance(get_store(), RedisStore)
+
+
+def test_create_then_load_returns_the_same_flow(store: FlowStore) -> None:
     state = _flow()
     state.frame.data = {"profile": {"email": "a@example.com"}}
     state.frame.child = Frame(pipeline="account", provider="x", bind_key="k", data={"a": 1})
@@ -45,12 +84,11 @@ def test_create_then_load_returns_the_same_flow() -> None:
 
 
 @pytest.mark.parametrize("flow_id", ["", "nope", "0" * 33, "../etc", "\x00", "é" * 32])
-def test_load_of_something_that_is_no_flow_id_is_none(flow_id: str) -> None:
-    assert DatabaseStore().load(flow_id) is None
+def test_load_of_something_that_is_no_flow_id_is_none(store: FlowStore, flow_id: str) -> None:
+    assert store.load(flow_id) is None
 
 
-def test_a_flow_has_one_id_form_only() -> None:
-    store = DatabaseStore()
+def test_a_flow_has_one_id_form_only(store: FlowStore) -> None:
     state = _flow()
     store.create(state)
     as_uuid = uuid.UUID(hex=state.id)
@@ -58,8 +96,7 @@ def test_a_flow_has_one_id_form_only() -> None:
         assert store.load(alias) is None
 
 
-def test_latest_is_the_newest_flow_of_that_pipeline_and_session() -> None:
-    store = DatabaseStore()
+def test_latest_is_the_newest_flow_of_that_pipeline_and_session(store: FlowStore) -> None:
     now = timezone.now()
     older = _flow(session_hash="s1", created_at=now - timedelta(seconds=2))
     newer = _flow(session_hash="s1", created_at=now - timedelta(seconds=1))
@@ -75,8 +112,7 @@ def test_latest_is_the_newest_flow_of_that_pipeline_and_session() -> None:
     assert store.latest("onboarding", "s3") is None
 
 
-def test_load_by_token_finds_the_flow_by_its_token_hash() -> None:
-    store = DatabaseStore()
+def test_load_by_token_finds_the_flow_by_its_token_hash(store: FlowStore) -> None:
     state = _flow()
     store.create(state)
     found = store.load_by_token(state.token_hash)
@@ -86,8 +122,7 @@ def test_load_by_token_finds_the_flow_by_its_token_hash() -> None:
     assert store.load_by_token("cd" * 32) is None
 
 
-def test_compare_and_set_writes_and_bumps_the_version() -> None:
-    store = DatabaseStore()
+def test_compare_and_set_writes_and_bumps_the_version(store: FlowStore) -> None:
     state = _flow()
     store.create(state)
     state.frame.step_index = 1
@@ -98,8 +133,7 @@ def test_compare_and_set_writes_and_bumps_the_version() -> None:
     assert (loaded.version, loaded.frame.step_index) == (2, 1)
 
 
-def test_compare_and_set_with_a_stale_version_writes_nothing() -> None:
-    store = DatabaseStore()
+def test_compare_and_set_with_a_stale_version_writes_nothing(store: FlowStore) -> None:
     state = _flow()
     store.create(state)
     assert store.compare_and_set(state, 1)
@@ -110,7 +144,7 @@ def test_compare_and_set_with_a_stale_version_writes_nothing() -> None:
     assert (loaded.version, loaded.frame.step_index) == (2, 0)
 
 
-def test_purge_expired_deletes_only_expired_flows() -> None:
+def test_the_database_store_purges_only_expired_flows() -> None:
     store = DatabaseStore()
     now = timezone.now()
     expired = _flow(expires_at=now - timedelta(seconds=1))
@@ -122,8 +156,52 @@ def test_purge_expired_deletes_only_expired_flows() -> None:
     assert store.load(alive.id) is not None
 
 
-def test_delete_forgets_the_flow() -> None:
-    store = DatabaseStore()
+def test_redis_drops_a_flow_a_grace_period_after_it_expires(settings: object) -> None:
+    store = RedisStore(client=redis_client(), prefix=f"test-{uuid.uuid4().hex}:")
+    settings.PIPELINE_REDIS_GRACE = 600  # type: ignore[attr-defined]
+    state = _flow()
+    store.create(state)
+    remaining = store.client.pttl(f"{store.prefix}flow:{state.id}")
+    expected = (state.expires_at - timezone.now()).total_seconds() * 1000 + 600_000
+    assert abs(int(remaining) - expected) < 5_000
+    store.delete(state.id)
+
+
+def test_count_active_counts_the_unfinished_unexpired_flows_of_one_owner(
+    store: FlowStore,
+) -> None:
+    now = timezone.now()
+    mine = [_flow(session_hash="s1") for _ in range(3)]
+    for state in mine:
+        store.create(state)
+    store.create(_flow(session_hash="s2"))
+    store.create(_flow(session_hash="s1", expires_at=now - timedelta(seconds=1)))
+    finished = mine[0]
+    finished.status = "complete"
+    assert store.compare_and_set(finished, finished.version)
+
+    assert store.count_active(user_id=None, session_hash="s1", now=now) == 2
+    assert store.count_active(user_id=None, session_hash="s3", now=now) == 0
+
+
+def test_callbacks_are_found_and_spent_once(store: FlowStore) -> None:
+    now = timezone.now()
+    state = _flow()
+    store.create(state)
+    store.register_callback(state.id, "cb" * 32, now)
+
+    found = store.find_callback("cb" * 32)
+    assert found is not None
+    assert (found.flow_id, found.used) == (state.id, False)
+    assert store.use_callback("cb" * 32, now)
+    assert not store.use_callback("cb" * 32, now)
+    spent = store.find_callback("cb" * 32)
+    assert spent is not None
+    assert spent.used
+    assert store.find_callback("ff" * 32) is None
+
+
+def test_delete_forgets_the_flow(store: FlowStore) -> None:
     state = _flow()
     store.create(state)
     store.delete(state.id)
@@ -131,8 +209,7 @@ def test_delete_forgets_the_flow() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_compare_and_set_lets_exactly_one_writer_win() -> None:
-    store = DatabaseStore()
+def test_concurrent_compare_and_set_lets_exactly_one_writer_win(store: FlowStore) -> None:
     state = _flow()
     store.create(state)
     writers = 8

@@ -1,0 +1,264 @@
+"""Flows in Redis, as Sentry keeps its pipeline state, with the same guarantees.
+
+Select it with `PIPELINE_STORE = "backend.pipeline.redis_store.RedisStore"`
+and `PIPELINE_REDIS_URL` (by default `REDIS_URL`).
+
+Each flow is a hash: its version (`v`) and its state as JSON (`doc`).
+Compare-and-set is a Lua script, so it is atomic on the server: of several
+writers holding one version exactly one wins. Redis expires a flow itself,
+`PIPELINE_REDIS_GRACE` seconds after the flow's own expiry, so that an
+expired flow is still answered 410 for a while before it is simply gone.
+
+Indexes, all expiring with their flows: the flow token's hash → id; per
+session and pipeline type, a sorted set of flows by start (for
+`get_for_request`); per owner, a sorted set of unfinished flows by expiry
+(for the active-flow limit); the callback states.
+
+Limits: Redis writes do not roll back with `atomic()`. The engine makes up
+for a `finish_pipeline` that fails (the flow goes back to its last step),
+but a process killed while finishing leaves the flow claimed as complete
+with no result; the database store has no such gap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+from .state import ACTIVE, FlowState, Frame
+from .store import CallbackRecord, FlowStore
+
+_FLOW_ID = re.compile(r"[0-9a-f]{32}")
+
+# KEYS: flow, active set; ARGV: expected version, new version, doc, expire at (ms),
+# flow id, "1" if still active, its expiry (ms) as the active set's score.
+_COMPARE_AND_SET = """
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'doc', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+if ARGV[6] == '1' then
+  redis.call('ZADD', KEYS[2], ARGV[7], ARGV[5])
+  redis.call('PEXPIREAT', KEYS[2], ARGV[4])
+else
+  redis.call('ZREM', KEYS[2], ARGV[5])
+end
+return 1
+"""
+
+# KEYS: callback; spends it once.
+_USE_CALLBACK = """
+if redis.call('HGET', KEYS[1], 'used') == '0' then
+  redis.call('HSET', KEYS[1], 'used', '1')
+  return 1
+end
+return 0
+"""
+
+
+class RedisStore(FlowStore):
+    rolls_back = False
+
+    def __init__(self, client: redis.Redis | None = None, prefix: str | None = None) -> None:
+        self._client = client
+        self.prefix = prefix or str(getattr(settings, "PIPELINE_REDIS_PREFIX", "pipeline:"))
+
+    @functools.cached_property
+    def client(self) -> redis.Redis:
+        if self._client is not None:
+            return self._client
+        url = getattr(settings, "PIPELINE_REDIS_URL", "") or getattr(settings, "REDIS_URL", "")
+        return redis.Redis.from_url(url or "redis://127.0.0.1:6379/0")
+
+    @functools.cached_property
+    def _cas(self) -> Any:
+        return self.client.register_script(_COMPARE_AND_SET)
+
+    @functools.cached_property
+    def _use(self) -> Any:
+        return self.client.register_script(_USE_CALLBACK)
+
+    # -- the interface --------------------------------------------------------
+
+    def create(self, state: FlowState) -> None:
+        expire_at = self._expire_at(state)
+        with self.client.pipeline(transaction=True) as batch:
+            batch.hset(self._flow(state.id), mapping={"v": state.version, "doc": _dump(state)})
+            batch.pexpireat(self._flow(state.id), expire_at)
+            if state.token_hash:
+                batch.set(self._key("token", state.token_hash), state.id, pxat=expire_at)
+            if state.session_hash:
+                started = self._key("session", state.session_hash, state.pipeline)
+                batch.zadd(started, {state.id: _ms(state.created_at)})
+                batch.pexpireat(started, expire_at)
+            owner = self._owner(state)
+            if owner:
+                batch.zadd(owner, {state.id: _ms(state.expires_at)})
+                batch.pexpireat(owner, expire_at)
+            batch.execute()
+
+    def load(self, flow_id: str) -> FlowState | None:
+        if not isinstance(flow_id, str) or not _FLOW_ID.fullmatch(flow_id):
+            return None
+        stored = self.client.hmget(self._flow(flow_id), ["v", "doc"])
+        if stored[0] is None or stored[1] is None:
+            return None
+        return _load(_text(stored[1]), int(stored[0]))
+
+    def load_by_token(self, token_hash: str) -> FlowState | None:
+        if not token_hash:
+            return None
+        flow_id = self.client.get(self._key("token", token_hash))
+        return self.load(_text(flow_id)) if flow_id else None
+
+    def latest(self, pipeline: str, session_hash: str) -> FlowState | None:
+        started = self._key("session", session_hash, pipeline)
+        for flow_id in self.client.zrevrange(started, 0, 9):
+            state = self.load(_text(flow_id))
+            if state is not None:
+                return state
+        return None
+
+    def count_active(self, *, user_id: int | None, session_hash: str, now: datetime) -> int:
+        owner = f"user:{user_id}" if user_id is not None else f"session:{session_hash}"
+        return int(self.client.zcount(self._key("active", owner), f"({_ms(now)}", "+inf"))
+
+    def compare_and_set(self, state: FlowState, expected_version: int) -> bool:
+        new_version = expected_version + 1
+        written = self._cas(
+            keys=[self._flow(state.id), self._owner(state) or self._key("active", "none")],
+            args=[
+                expected_version,
+                new_version,
+                _dump(state, version=new_version),
+                self._expire_at(state),
+                state.id,
+                "1" if state.status == ACTIVE else "0",
+                _ms(state.expires_at),
+            ],
+        )
+        if written:
+            state.version = new_version
+        return bool(written)
+
+    def delete(self, flow_id: str) -> None:
+        state = self.load(flow_id)
+        if state is None:
+            return
+        with self.client.pipeline(transaction=True) as batch:
+            batch.delete(self._flow(flow_id))
+            if state.token_hash:
+                batch.delete(self._key("token", state.token_hash))
+            if state.session_hash:
+                batch.zrem(self._key("session", state.session_hash, state.pipeline), flow_id)
+            owner = self._owner(state)
+            if owner:
+                batch.zrem(owner, flow_id)
+            batch.execute()
+
+    def register_callback(self, flow_id: str, key_hash: str, now: datetime) -> None:
+        state = self.load(flow_id)
+        expire_at = self._expire_at(state) if state else _ms(now) + 3_600_000
+        callback = self._key("callback", key_hash)
+        with self.client.pipeline(transaction=True) as batch:
+            batch.hset(callback, mapping={"flow": flow_id, "used": "0"})
+            batch.pexpireat(callback, expire_at)
+            batch.execute()
+
+    def find_callback(self, key_hash: str) -> CallbackRecord | None:
+        flow_id, used = self.client.hmget(self._key("callback", key_hash), ["flow", "used"])
+        if flow_id is None:
+            return None
+        return CallbackRecord(flow_id=_text(flow_id), used=_text(used) == "1")
+
+    def use_callback(self, key_hash: str, now: datetime) -> bool:
+        return bool(self._use(keys=[self._key("callback", key_hash)]))
+
+    def purge_expired(self, now: datetime) -> int:
+        """Nothing to do: Redis deletes expired flows itself."""
+        return 0
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        # finish_pipeline's database writes still commit together or not at all.
+        with transaction.atomic():
+            yield
+
+    # -- keys -------------------------------------------------------------------
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def _flow(self, flow_id: str) -> str:
+        return self._key("flow", flow_id)
+
+    def _owner(self, state: FlowState) -> str:
+        if state.user_id is not None:
+            return self._key("active", f"user:{state.user_id}")
+        if state.session_hash:
+            return self._key("active", f"session:{state.session_hash}")
+        return ""
+
+    def _expire_at(self, state: FlowState) -> int:
+        grace = int(getattr(settings, "PIPELINE_REDIS_GRACE", 86400))
+        return _ms(state.expires_at + timedelta(seconds=grace))
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _dump(state: FlowState, *, version: int | None = None) -> str:
+    return json.dumps(
+        {
+            "id": state.id,
+            "frame": state.frame.to_json(),
+            "created_at": state.created_at.isoformat(),
+            "updated_at": state.updated_at.isoformat(),
+            "expires_at": state.expires_at.isoformat(),
+            "version": state.version if version is None else version,
+            "status": state.status,
+            "result": state.result,
+            "errors": state.errors,
+            "user_id": state.user_id,
+            "token_hash": state.token_hash,
+            "session_hash": state.session_hash,
+            "return_to": state.return_to,
+            "callback_hash": state.callback_hash,
+        },
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _load(doc: str, version: int) -> FlowState:
+    raw = json.loads(doc)
+    return FlowState(
+        id=raw["id"],
+        frame=Frame.from_json(raw["frame"]),
+        created_at=datetime.fromisoformat(raw["created_at"]),
+        updated_at=datetime.fromisoformat(raw["updated_at"]),
+        expires_at=datetime.fromisoformat(raw["expires_at"]),
+        version=version,
+        status=raw["status"],
+        result=raw["result"],
+        errors=raw["errors"],
+        user_id=raw["user_id"],
+        token_hash=raw["token_hash"],
+        session_hash=raw["session_hash"],
+        return_to=raw["return_to"],
+        callback_hash=raw["callback_hash"],
+    )
