@@ -29,6 +29,8 @@ class ChooseChannel(FormView):
     title = _("Choose a channel")
     description = _("Where should alerts be posted?")
     ui_schema = {"channel": {"ui:widget": "radio"}}
+    # Back from here would mean signing in to the chat service again.
+    allow_back = False
 
     def __init__(self, channels: Sequence[str]) -> None:
         super().__init__()

@@ -228,7 +228,8 @@ def _as_json(serializer: serializers.BaseSerializer[Any]) -> dict[str, Any]:
     """The valid input as JSON: the serializer's representation of it.
 
     `serializer.data` leaves out write-only fields (a password, typically),
-    which a later step may well need; they are represented here too.
+    which a later step may well need; they are represented here too. DRF
+    represents a multiple choice as a set, which JSON has not: a list.
     """
     data = dict(serializer.data)
     if isinstance(serializer, serializers.Serializer):
@@ -236,7 +237,17 @@ def _as_json(serializer: serializers.BaseSerializer[Any]) -> dict[str, Any]:
         for name, field in serializer.fields.items():
             if field.write_only and field.source in validated:
                 data[name] = field.to_representation(validated[field.source])
-    return data
+    return {name: _json_value(value) for name, value in data.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted((_json_value(item) for item in value), key=str)
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    return value
 
 
 def _field_names(source: SerializerLike) -> list[str]:

@@ -86,3 +86,7 @@ def test_chat_gives_the_nested_sign_in_its_scopes_and_redirect_url(
     query = parse_qs(urlsplit(started["redirect"]["url"]).query)
     assert query["scope"] == ["profile channels"]
     assert query["redirect_uri"] == ["http://testserver/api/pipelines/callback/"]
+
+
+def test_the_channel_step_does_not_go_back_into_the_sign_in() -> None:
+    assert ChooseChannel(["ops"]).allow_back is False

@@ -112,3 +112,13 @@ def test_form_view_binds_write_only_fields_too() -> None:
     serializer = Credentials(data={"username": "ada", "password": "s3cret", "since": "1843-01-01"})
     assert serializer.is_valid()
     assert _as_json(serializer) == {"username": "ada", "password": "s3cret", "since": "1843-01-01"}
+
+
+def test_form_view_binds_multiple_choices_as_a_json_list() -> None:
+    class Topics(serializers.Serializer[Any]):
+        topics = serializers.MultipleChoiceField(choices=["news", "tips", "jobs"])
+        nested = serializers.DictField(child=serializers.MultipleChoiceField(choices=["a", "b"]))
+
+    serializer = Topics(data={"topics": ["tips", "news"], "nested": {"x": ["b", "a"]}})
+    assert serializer.is_valid()
+    assert _as_json(serializer) == {"topics": ["news", "tips"], "nested": {"x": ["a", "b"]}}

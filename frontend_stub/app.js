@@ -1,0 +1,114 @@
+// The app: a header, and a tiny router on the query string.
+//
+//   ?pipeline=<id>[&error=<code>]   pages/flow.js     a flow's current step
+//   ?page=login                     pages/login.js    log in
+//   anything else (?page=catalog)   pages/catalog.js  start a flow
+//
+// Query parameters rather than paths, so that any static file server can
+// serve the app from its index.html. Each page gets a `view`: where to
+// mount, whether it is still the page on screen, and how to go elsewhere.
+
+import { api, apiBase, ApiUnreachable, apiUrl, forgetCsrfToken } from "./api.js";
+import { h } from "./render/dom.js";
+import { catalogPage } from "./pages/catalog.js";
+import { flowPage } from "./pages/flow.js";
+import { loginPage } from "./pages/login.js";
+
+const main = document.getElementById("main");
+const authArea = document.getElementById("auth");
+let user = null; // {id, username} of whoever is logged in, or null
+let generation = 0; // bumped on every navigation; late answers for older pages are dropped
+
+function route(extras = {}) {
+  const params = new URLSearchParams(location.search);
+  const view = makeView();
+  let page;
+  if (params.get("pipeline")) {
+    page = flowPage(view, { id: params.get("pipeline"), error: params.get("error"), ...extras });
+  } else if (params.get("page") === "login") {
+    page = loginPage(view);
+  } else {
+    page = catalogPage(view);
+  }
+  page.catch((failure) => {
+    console.error(failure);
+    const message = `This page failed: ${failure.message}`;
+    const alert = h("div", { class: "notice warning", role: "alert" }, message);
+    view.mount(alert);
+  });
+}
+
+function makeView() {
+  const mine = ++generation;
+  return {
+    main,
+    alive: () => mine === generation,
+    /** Shows `node` as the page, unless the user has gone elsewhere meanwhile. */
+    mount(node, title = "") {
+      if (mine !== generation) return false;
+      main.replaceChildren(node);
+      document.title = title ? `${title} · Pipelines` : "Pipelines";
+      return true;
+    },
+    /** Navigates within the app: `{pipeline: id}`, `{page: "login"}`... */
+    go(params, extras = {}) {
+      history.pushState(null, "", `${location.pathname}?${new URLSearchParams(params)}`);
+      route(extras);
+    },
+    user: () => user,
+    setUser,
+  };
+}
+
+// -- who is logged in ---------------------------------------------------------------------------
+
+function setUser(next) {
+  user = next ?? null;
+  authArea.replaceChildren(
+    ...(user
+      ? [
+          h("span", { class: "who" }, "Signed in as ", h("strong", {}, user.username)),
+          h("button", { type: "button", class: "quiet", onclick: logout }, "Log out"),
+        ]
+      : [h("a", { href: "?page=login", "data-route": "" }, "Log in")]),
+  );
+}
+
+async function logout() {
+  try {
+    await api.logout();
+  } catch (failure) {
+    if (!(failure instanceof ApiUnreachable)) throw failure;
+  }
+  forgetCsrfToken(); // Django rotates it on logout too
+  setUser(null);
+  makeView().go({ page: "catalog" });
+}
+
+async function loadUser() {
+  try {
+    const { status, data } = await api.me();
+    setUser(status === 200 && data?.authenticated ? data.user : null);
+  } catch (failure) {
+    if (!(failure instanceof ApiUnreachable)) throw failure;
+    authArea.replaceChildren(h("span", { class: "muted" }, "API unreachable"));
+  }
+}
+
+// -- start --------------------------------------------------------------------------------------
+
+// Links marked `data-route` navigate inside the app, without reloading it.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest?.("a[data-route]");
+  if (!link || event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  history.pushState(null, "", link.href);
+  route();
+});
+window.addEventListener("popstate", () => route());
+
+document.getElementById("api-base").textContent = apiBase || "this origin";
+document.getElementById("api-schema").href = apiUrl("/api/schema/");
+await loadUser();
+route();

@@ -1,0 +1,99 @@
+// The catalog, `?page=catalog` (and the default page): every pipeline the API
+// serves, with a button per provider to start a flow.
+
+import { ApiUnreachable } from "../api.js";
+import { append, h, humanize } from "../render/dom.js";
+import { renderErrorSummary } from "../render/descriptor.js";
+import { loadCatalog } from "../names.js";
+import { envelopeErrors, startFlow } from "./flow.js";
+
+export async function catalogPage(view) {
+  const pipelines = await loadCatalog();
+  if (pipelines === null) {
+    const heading = h("h1", { tabindex: "-1" }, "Pipelines");
+    view.mount(
+      h(
+        "section",
+        {},
+        heading,
+        h("div", { class: "notice warning", role: "alert" }, "The API's catalog could not be loaded."),
+      ),
+      "Catalog",
+    );
+    return;
+  }
+
+  const problems = h("div", { class: "problems" });
+  const user = view.user();
+
+  async function start(pipeline, provider, button) {
+    button.disabled = true;
+    problems.replaceChildren();
+    let answer;
+    try {
+      answer = await startFlow(view, pipeline.name, provider.key);
+    } catch (failure) {
+      if (!(failure instanceof ApiUnreachable)) throw failure;
+      answer = { status: 0, data: { error: { code: "unreachable", message: failure.message } } };
+    }
+    if (answer.status === 201 || !view.alive()) return;
+    button.disabled = false;
+    append(problems, [
+      renderErrorSummary(envelopeErrors(answer.data), { title: `“${pipeline.title}” did not start` }),
+      answer.status === 401 &&
+        h("p", {}, h("a", { href: "?page=login", "data-route": "" }, "Log in"), " to start it."),
+    ]);
+    problems.querySelector(".error-summary")?.focus();
+  }
+
+  const heading = h("h1", { tabindex: "-1" }, "Start a flow");
+  view.mount(
+    h(
+      "section",
+      { class: "catalog" },
+      heading,
+      h(
+        "p",
+        { class: "lead" },
+        "Each flow is run by the server, one step at a time; ",
+        "this page knows none of them in advance. ",
+        user ? "" : "Some need you to log in first.",
+      ),
+      problems,
+      pipelines.length
+        ? h(
+            "ul",
+            { class: "cards" },
+            pipelines.map((pipeline) =>
+              h(
+                "li",
+                { class: "card" },
+                h("h2", {}, pipeline.title || humanize(pipeline.name)),
+                h("p", { class: "muted" }, h("code", {}, pipeline.name)),
+                pipeline.providers?.length
+                  ? h(
+                      "ul",
+                      { class: "providers" },
+                      pipeline.providers.map((provider) => {
+                        const button = h(
+                          "button",
+                          {
+                            type: "button",
+                            class: "secondary",
+                            "aria-label": `Start ${pipeline.title} with ${provider.name}`,
+                          },
+                          provider.name,
+                        );
+                        button.addEventListener("click", () => start(pipeline, provider, button));
+                        return h("li", {}, button);
+                      }),
+                    )
+                  : h("p", { class: "muted" }, "No provider is set up."),
+              ),
+            ),
+          )
+        : h("p", {}, "The API serves no pipelines."),
+    ),
+    "Catalog",
+  );
+}

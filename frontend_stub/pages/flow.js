@@ -1,0 +1,241 @@
+// The flow page, `?pipeline=<id>`: shows the flow's current step and runs
+// what the user does with it. Every answer of the API decides what comes next:
+//
+//   200, 201  the descriptor of the step to show (a redirect is followed)
+//   204       the flow was cancelled
+//   400       the same step with its errors (a descriptor), or a malformed request (an envelope)
+//   409       the current descriptor: someone else moved the flow; shown with a notice
+//   410       the flow is gone (expired, cancelled, outdated): offer `restart`
+//   other     the envelope's message
+
+import { api, ApiUnreachable } from "../api.js";
+import { h } from "../render/dom.js";
+import { renderDescriptor, renderErrorSummary } from "../render/descriptor.js";
+import { loadNames } from "../names.js";
+
+/** Codes of the error a 409 adds to the descriptor; shown as the notice instead. */
+const CONFLICT_CODES = new Set(["stale_version", "pipeline_finished"]);
+
+/** What `?error=<code>` means when the backend's callback sends the browser back. */
+const CALLBACK_ERRORS = {
+  state_missing: "The sign-in came back without its state, so it was ignored.",
+  state_unknown: "The sign-in could not be matched to any flow, so it was ignored.",
+  state_reused: "This sign-in was already used, so it was ignored.",
+  state_mismatch: "The flow no longer waited for this sign-in, so it was ignored.",
+  state_wrong_session: "This sign-in belongs to another session, so it was ignored.",
+};
+
+/** Headings for a 410; the envelope's (translated) message says the rest. */
+const GONE_TITLES = {
+  pipeline_expired: "Flow expired",
+  pipeline_cancelled: "Flow cancelled",
+  pipeline_outdated: "Flow out of date",
+};
+
+/**
+ * Starts `pipeline` with `provider` and shows its first step. The flow's
+ * `return_to` is this page, so that OAuth callbacks come back to the app
+ * (the backend adds `?pipeline=<id>`, and `&error=<code>` when it refused).
+ * Answers the API's answer when it did not start.
+ */
+export async function startFlow(view, pipeline, provider) {
+  const answer = await api.start(pipeline, provider, returnTo());
+  if (answer.status === 201) view.go({ pipeline: answer.data.id }, { started: answer.data });
+  return answer;
+}
+
+/** This app's URL without the parameters of a flow. */
+function returnTo() {
+  const url = new URL(location.href);
+  for (const name of ["pipeline", "error", "page"]) url.searchParams.delete(name);
+  url.hash = "";
+  return url.href;
+}
+
+export async function flowPage(view, { id, error = null, started = null }) {
+  const names = await loadNames();
+  let shown = null; // the descriptor on screen
+  let busy = () => {};
+
+  if (error) {
+    // Shown once: reloading the page should not repeat it.
+    const url = new URL(location.href);
+    url.searchParams.delete("error");
+    history.replaceState(history.state, "", url.href);
+  }
+
+  if (started) {
+    showDescriptor(started, { follow: true });
+  } else {
+    const message = CALLBACK_ERRORS[error] ?? `The sign-in was refused (${error}).`;
+    const notice = error && { tone: "warning", message };
+    // After a refused callback the user reads the notice before going anywhere.
+    await run(() => api.show(id), { notice, follow: !error });
+  }
+
+  /** Does one request and shows what its answer says. */
+  async function run(call, { notice = null, follow = true } = {}) {
+    busy(true);
+    let answer;
+    try {
+      answer = await call();
+    } catch (failure) {
+      if (!(failure instanceof ApiUnreachable)) throw failure;
+      busy(false);
+      // Keep the step and what was typed into it: the user may simply try again.
+      if (shown) return flash(`${failure.message} Check your connection and try again.`);
+      return showProblem("The API could not be reached", failure.message);
+    }
+    if (!view.alive()) return;
+    const { status, data } = answer;
+    if ((status === 200 || status === 201) && isDescriptor(data)) {
+      return showDescriptor(data, { notice, follow });
+    }
+    if (status === 204) return showCancelled();
+    if (status === 400 && isDescriptor(data)) return showDescriptor(data, { focusErrors: true });
+    if (status === 400 && shown) {
+      return showDescriptor(shown, { topErrors: envelopeErrors(data), focusErrors: true });
+    }
+    if (status === 409 && isDescriptor(data)) return showConflict(data);
+    if (status === 410) return showGone(data?.error ?? {});
+    if (status === 401) {
+      const login = h("a", { href: "?page=login", "data-route": "" }, "Log in");
+      return showProblem("Log in to go on", messageOf(data), login);
+    }
+    if (status === 404) return showProblem("No such flow", messageOf(data));
+    return showProblem(`The server answered ${status}`, messageOf(data));
+  }
+
+  function showDescriptor(descriptor, options = {}) {
+    const { notice = null, topErrors = [], focusErrors = false, follow = false } = options;
+    shown = descriptor;
+    const version = descriptor.step?.version;
+    const rendered = renderDescriptor(descriptor, {
+      names,
+      notice,
+      topErrors,
+      focusErrors,
+      followRedirects: follow,
+      onSubmit: (action, data) => run(() => api.act(action, { version, data })),
+      // Back, Cancel, or whatever else is offered: its method and href as given.
+      onAction: (action) =>
+        run(() => api.act(action, action.method === "DELETE" ? undefined : { version })),
+      onRestart: () => restart(descriptor.pipeline, descriptor.provider),
+    });
+    busy = rendered.setBusy;
+    if (!view.mount(rendered.element, descriptor.title)) return;
+    rendered.focus.focus();
+    // Replace, not push: going back from the provider's page returns to
+    // the page before this flow rather than bouncing to the provider again.
+    if (rendered.redirectTo) location.replace(rendered.redirectTo);
+  }
+
+  /** A message above the step on screen, which stays as it is. */
+  function flash(message) {
+    const step = view.main.querySelector(".step");
+    step.querySelector(".flash")?.remove();
+    const props = { class: "notice warning flash", role: "alert", tabindex: "-1" };
+    const alert = h("div", props, message);
+    step.querySelector("h2").after(alert);
+    alert.focus();
+  }
+
+  function showConflict(descriptor) {
+    const errors = descriptor.errors ?? [];
+    const conflict = errors.find((e) => CONFLICT_CODES.has(e.code));
+    const message = `${conflict?.message ?? "This flow has moved on."} This is where it stands now.`;
+    showDescriptor(
+      { ...descriptor, errors: errors.filter((e) => !CONFLICT_CODES.has(e.code)) },
+      { notice: { tone: "warning", message } },
+    );
+  }
+
+  function showGone(error) {
+    const restartTo = error.restart;
+    showPage(
+      GONE_TITLES[error.code] ?? "This flow is over",
+      h("div", { class: "notice warning", role: "alert" }, error.message ?? "It cannot go on."),
+      restartTo &&
+        h(
+          "p",
+          {},
+          "You can start ",
+          h("strong", {}, names.pipeline(restartTo.pipeline)),
+          ` (${names.provider(restartTo.pipeline, restartTo.provider)}) again from its first step.`,
+        ),
+      h(
+        "div",
+        { class: "buttons" },
+        restartTo && restartButton(restartTo, "primary"),
+        catalogLink(),
+      ),
+    );
+  }
+
+  function showCancelled() {
+    const cancelled = shown;
+    showPage(
+      "Flow cancelled",
+      h("div", { class: "notice info", role: "status" }, "The flow was cancelled."),
+      h(
+        "div",
+        { class: "buttons" },
+        catalogLink("primary"),
+        cancelled && restartButton(cancelled, "secondary"),
+      ),
+    );
+  }
+
+  function showProblem(title, message, ...extra) {
+    const alert = h("div", { class: "notice warning", role: "alert" }, message);
+    showPage(title, alert, h("p", {}, extra), catalogLink());
+  }
+
+  function showPage(title, ...children) {
+    shown = null;
+    busy = () => {};
+    const heading = h("h2", { tabindex: "-1" }, title);
+    if (view.mount(h("section", { class: "step" }, heading, children), title)) heading.focus();
+  }
+
+  /** "Start again" for `{pipeline, provider}` (a 410's `restart`, or the flow shown). */
+  function restartButton({ pipeline, provider }, tone) {
+    const onclick = () => restart(pipeline, provider);
+    return h("button", { type: "button", class: tone, onclick }, "Start again");
+  }
+
+  async function restart(pipeline, provider) {
+    let answer;
+    try {
+      answer = await startFlow(view, pipeline, provider);
+    } catch (failure) {
+      if (!(failure instanceof ApiUnreachable)) throw failure;
+      return showProblem("The API could not be reached", failure.message);
+    }
+    if (answer.status !== 201) {
+      const summary = renderErrorSummary(envelopeErrors(answer.data));
+      showPage("The flow could not start again", summary, catalogLink());
+    }
+  }
+}
+
+function catalogLink(tone = "secondary") {
+  const props = { class: `button ${tone}`, href: "?page=catalog", "data-route": "" };
+  return h("a", props, "Back to the catalog");
+}
+
+function isDescriptor(data) {
+  return Boolean(data && typeof data === "object" && data.kind && data.step);
+}
+
+function messageOf(data) {
+  return data?.error?.message ?? "Something went wrong.";
+}
+
+/** An envelope's errors as `{code, message, field}` items. */
+export function envelopeErrors(data) {
+  const error = data?.error ?? {};
+  if (Array.isArray(error.errors) && error.errors.length) return error.errors;
+  const message = error.message ?? "Something went wrong.";
+  return [{ code: error.code ?? "error", message, field: null }];
+}
