@@ -17,6 +17,8 @@ from backend.pipeline.errors import PipelineError
 
 from .serializers import CsrfSerializer, LoginSerializer, MeSerializer, me
 
+_ERROR = ErrorEnvelopeSerializer
+
 
 class InvalidCredentials(PipelineError):
     default_code = "invalid_credentials"
@@ -26,7 +28,7 @@ class InvalidCredentials(PipelineError):
 class CsrfView(APIView):
     """Sets the CSRF cookie and answers its token, for clients on another origin."""
 
-    @extend_schema(responses={200: CsrfSerializer}, summary="Get a CSRF token")
+    @extend_schema(responses={200: CsrfSerializer, 401: _ERROR}, summary="Get a CSRF token")
     def get(self, request: Request) -> Response:
         return Response({"csrf_token": get_token(request._request)})
 
@@ -34,7 +36,15 @@ class CsrfView(APIView):
 class LoginView(GuardedViewMixin, APIView):
     @extend_schema(
         request=LoginSerializer,
-        responses={200: MeSerializer, 400: ErrorEnvelopeSerializer, 403: ErrorEnvelopeSerializer},
+        responses={
+            200: MeSerializer,
+            400: _ERROR,
+            401: _ERROR,
+            403: _ERROR,
+            413: _ERROR,
+            415: _ERROR,
+            503: _ERROR,
+        },
         summary="Log in",
     )
     def post(self, request: Request) -> Response:
@@ -53,7 +63,9 @@ class LoginView(GuardedViewMixin, APIView):
 
 class LogoutView(GuardedViewMixin, APIView):
     @extend_schema(
-        request=None, responses={204: None, 403: ErrorEnvelopeSerializer}, summary="Log out"
+        request=None,
+        responses={204: None, 401: _ERROR, 403: _ERROR, 413: _ERROR, 503: _ERROR},
+        summary="Log out",
     )
     def post(self, request: Request) -> Response:
         logout(request._request)
@@ -61,6 +73,8 @@ class LogoutView(GuardedViewMixin, APIView):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: MeSerializer}, summary="Who is logged in")
+    @extend_schema(
+        responses={200: MeSerializer, 401: _ERROR, 503: _ERROR}, summary="Who is logged in"
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(me(request.user))

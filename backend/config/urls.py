@@ -7,6 +7,7 @@ from drf_spectacular.renderers import (
     OpenApiYamlRenderer,
 )
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
 
 from backend.accounts.oauth_server import UserInfoView
 
@@ -24,7 +25,9 @@ urlpatterns = [
     path(
         "api/schema/",
         SpectacularAPIView.as_view(
-            renderer_classes=[OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer]
+            renderer_classes=[OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer],
+            # The document alone is offered in several formats (?format=yaml).
+            content_negotiation_class=DefaultContentNegotiation,
         ),
         name="schema",
     ),

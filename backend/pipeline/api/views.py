@@ -70,9 +70,19 @@ _FLOW_TOKEN = OpenApiParameter(
     description="The flow token from the start answer; binds anonymous script clients.",
 )
 _COMMON: dict[int | str, Any] = {
+    401: OpenApiResponse(
+        _ERROR, description="A bad `Authorization: Token` (`authentication_failed`)."
+    ),
     403: OpenApiResponse(_ERROR, description="CSRF check failed (`csrf_failed`)."),
     404: OpenApiResponse(_ERROR, description="Unknown flow, or not bound to this client."),
     413: OpenApiResponse(_ERROR, description="Body too large (`payload_too_large`)."),
+    503: OpenApiResponse(
+        _ERROR, description="The database is down or locked (`database_unavailable`)."
+    ),
+}
+#: For operations that take a body.
+_BODY: dict[int | str, Any] = {
+    415: OpenApiResponse(_ERROR, description="The body is not JSON (`unsupported_media_type`).")
 }
 _GONE = OpenApiResponse(
     _ERROR,
@@ -102,7 +112,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         return [StartRateThrottle()] if self.action == "create" else []
 
     @extend_schema(
-        responses={200: api.CatalogSerializer},
+        responses={200: api.CatalogSerializer, 401: _COMMON[401], 503: _COMMON[503]},
         summary="Catalog of pipelines",
         operation_id="pipelines_catalog",
     )
@@ -114,15 +124,18 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         responses={
             201: api.STARTED_DESCRIPTOR,
             400: OpenApiResponse(_ERROR, description="Malformed, or `invalid_return_to`."),
+            **_COMMON,
+            **_BODY,
             401: OpenApiResponse(
-                _ERROR, description="The pipeline needs a logged-in user (`not_authenticated`)."
+                _ERROR,
+                description="The pipeline needs a logged-in user (`not_authenticated`), "
+                "or a bad `Authorization: Token` (`authentication_failed`).",
             ),
             429: OpenApiResponse(
                 _ERROR,
                 description="Started too often (`throttled`, with `Retry-After`), or too many "
                 "unfinished flows (`too_many_flows`).",
             ),
-            **_COMMON,
         },
         summary="Start a flow",
     )
@@ -163,6 +176,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
             409: _CONFLICT,
             410: _GONE,
             **_COMMON,
+            **_BODY,
         },
         parameters=[_FLOW_TOKEN],
         summary="Submit the current step",
@@ -185,6 +199,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
             409: _CONFLICT,
             410: _GONE,
             **_COMMON,
+            **_BODY,
         },
         parameters=[_FLOW_TOKEN],
         summary="Go back one step",
@@ -202,18 +217,20 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         summary="Cancel a flow",
     )
     def destroy(self, request: Request, pk: str) -> Response:
+        # A cancel does not depend on the step, so it tries again when another
+        # request moved the flow first; only an ended flow refuses it for good.
         pipeline = _load(request, pk)
         store = get_store()
         for _attempt in range(3):
             state = pipeline.flow
             assert state is not None
             if state.status != ACTIVE:
-                break
+                return _conflict(pipeline)
             state.status = CANCELLED
             if store.compare_and_set(state, state.version):
                 return Response(status=status.HTTP_204_NO_CONTENT)
             pipeline = _load(request, pk)
-        return _conflict(pipeline)
+        return pipeline.describe_conflict("stale_version", _("This flow keeps moving; try again."))
 
     @extend_schema(
         parameters=[
@@ -235,9 +252,11 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
                 _ERROR,
                 description="`state_missing`, `state_unknown`, `state_reused`, `state_mismatch`.",
             ),
+            401: _COMMON[401],
             403: OpenApiResponse(_ERROR, description="`state_wrong_session`."),
             409: _CONFLICT,
             410: _GONE,
+            503: _COMMON[503],
         },
         summary="Return target of browser redirects (OAuth)",
     )

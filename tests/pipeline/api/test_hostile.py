@@ -349,20 +349,22 @@ def test_a_method_a_route_does_not_take_returns_405_envelope(
     assert response.status_code == 405
 
 
-def test_an_accept_header_the_api_cannot_serve_returns_406_envelope(
-    client: FlowClient, at_company: dict[str, Any]
+@pytest.mark.parametrize("accept", ["application/xml", "text/html", "image/png", "*/*", ""])
+def test_the_api_answers_json_whatever_the_accept_header_asks(
+    client: FlowClient, at_company: dict[str, Any], accept: str
 ) -> None:
-    response = client.get(flow_url(at_company["id"]), HTTP_ACCEPT="application/xml")
-    _refused_cleanly(response, client, at_company)
-    assert response.status_code == 406
+    response = client.get(flow_url(at_company["id"]), HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["id"] == at_company["id"]
 
 
-def test_a_format_the_api_cannot_serve_returns_404_envelope(
+def test_a_format_parameter_changes_nothing(
     client: FlowClient, at_company: dict[str, Any]
 ) -> None:
     response = client.get(flow_url(at_company["id"]) + "?format=xml")
-    _refused_cleanly(response, client, at_company)
-    assert response.status_code == 404
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db.models import F
 from django.test import override_settings
 
 from backend.onboarding import pipeline as onboarding
 from backend.onboarding.pipeline import DefaultOnboardingProvider
+from backend.pipeline.models import Flow
+from backend.pipeline.store import DatabaseStore
 from tests.conftest import COMPANY, CONFIRM, PROFILE, FlowClient
 
 from .conftest import API, act, back_url, codes, error_of, flow_url, position
@@ -828,3 +831,18 @@ def test_back_on_a_single_step_flow_returns_400_back_not_allowed(
     response = user_client.back(started)
     assert response.status_code == 400
     assert error_of(response)["code"] == "back_not_allowed"
+
+
+def test_a_cancel_that_keeps_losing_the_race_is_a_stale_version_not_finished(
+    client: FlowClient, started: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def someone_moves_it_first(self: DatabaseStore, state: Any, expected: int) -> bool:
+        Flow.objects.filter(pk=uuid.UUID(state.id)).update(version=F("version") + 1)
+        return False
+
+    monkeypatch.setattr(DatabaseStore, "compare_and_set", someone_moves_it_first)
+    response = client.cancel(started["id"])
+
+    assert response.status_code == 409
+    assert response.json()["status"] == "active"
+    assert codes(response.json())[-1] == "stale_version"

@@ -1,0 +1,1 @@
+"""Reliability tests: the real app under gunicorn, several worker processes, one database."""
