@@ -71,8 +71,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # Deselected (not skipped) on other databases by tests/conftest.py: there is
 # no connection to cut (SQLite's outage is its write lock, tested above).
-needs_postgresql = pytest.mark.postgresql(
-)
+needs_postgresql = pytest.mark.postgresql()
 
 
 # -- the server and its outages -------------------------------------------------------------------
