@@ -17,14 +17,14 @@ if TYPE_CHECKING:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests about PostgreSQL are left out of a run on another database.
+    """Tests about one database (marked `postgresql` or `sqlite`) leave runs on the other.
 
-    They are deselected, not skipped: CI runs the suite on PostgreSQL too,
-    where they run, and a skip there would hide a missing database.
+    They are deselected, not skipped: CI runs the suite on both databases,
+    so each such test runs once, and a skip would hide a missing database.
     """
-    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        return
-    kept = [item for item in items if item.get_closest_marker("postgresql") is None]
+    engine = settings.DATABASES["default"]["ENGINE"]
+    other = "sqlite" if engine.endswith("postgresql") else "postgresql"
+    kept = [item for item in items if item.get_closest_marker(other) is None]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept

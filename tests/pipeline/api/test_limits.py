@@ -101,12 +101,11 @@ def test_each_user_has_a_start_budget_of_their_own(
     assert user_client.start().status_code == 429
 
 
+@pytest.mark.sqlite  # PostgreSQL's outages are in tests/reliability/test_faults.py
 @pytest.mark.django_db(transaction=True)
 def test_a_locked_database_answers_503_and_the_flow_goes_on_after(
     client: FlowClient,
 ) -> None:
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite's write lock; PostgreSQL's outages have tests of their own")
     started = client.start().json()
     options = connection.settings_dict["OPTIONS"]
     locker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
