@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= backend.config.settings
 
-.PHONY: install run test check lint format clean
+.PHONY: install run test check lint format clean bench
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,9 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
 
 check: install
 	$(BIN)/ruff check .

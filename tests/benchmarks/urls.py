@@ -1,0 +1,18 @@
+"""The project's URLs, plus the floor and the peer of the benchmark."""
+
+from django.urls import path
+
+from backend.config.urls import handler404, handler500
+from backend.config.urls import urlpatterns as project_urlpatterns
+
+from .floor import FloorView
+from .wizard import OnboardingWizard
+
+__all__ = ["handler404", "handler500", "urlpatterns"]
+
+urlpatterns = [
+    path("bench/floor/<str:step>/", FloorView.as_view(), name="bench-floor"),
+    path("bench/wizard/", OnboardingWizard.as_view(), name="bench-wizard"),
+    # Last: the project's own patterns end with the frontend's catch-all.
+    *project_urlpatterns,
+]
