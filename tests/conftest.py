@@ -83,6 +83,20 @@ class FlowClient:
         return response
 
 
+#: Identity providers as OAuth tests want them: only the demo's own OAuth2
+#: server (with the client `demo_setup` registers), the presets unconfigured.
+LOCAL_ONLY_PROVIDERS: dict[str, dict[str, Any]] = {
+    "github": {},
+    "slack": {},
+    "google": {},
+    "local": {
+        "enabled": True,
+        "client_id": "pipelines-demo",
+        "client_secret": "pipelines-demo-secret",
+        "base_url": "",
+    },
+}
+
 PROFILE = {"email": "ada@example.com", "name": "Ada"}
 COMPANY = {"company": "Analytical Engines", "size": "m"}
 CONFIRM = {"accept": True}

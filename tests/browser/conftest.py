@@ -41,6 +41,7 @@ from backend.accounts.management.commands.demo_setup import (
     DEMO_USERNAME,
     register_demo_client,
 )
+from tests.conftest import LOCAL_ONLY_PROVIDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND_DIR = ROOT / "frontend_stub"
@@ -55,18 +56,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-#: Only the demo's own OAuth2 server is offered; the presets stay unconfigured.
-IDENTITY_PROVIDERS: dict[str, dict[str, Any]] = {
-    "github": {},
-    "slack": {},
-    "google": {},
-    "local": {
-        "enabled": True,
-        "client_id": "pipelines-demo",
-        "client_secret": "pipelines-demo-secret",
-        "base_url": "",
-    },
-}
+IDENTITY_PROVIDERS = LOCAL_ONLY_PROVIDERS
 
 #: How long `expect()` waits by default: every step answers in well under that.
 EXPECT_TIMEOUT_MS = 5_000

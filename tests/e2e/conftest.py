@@ -26,23 +26,12 @@ from backend.accounts.management.commands.demo_setup import (
     DEMO_USERNAME,
     register_demo_client,
 )
+from tests.conftest import LOCAL_ONLY_PROVIDERS
 
-CLIENT_ID = "pipelines-demo"
-CLIENT_SECRET = "pipelines-demo-secret"
+IDENTITY_PROVIDERS = LOCAL_ONLY_PROVIDERS
+CLIENT_ID = str(IDENTITY_PROVIDERS["local"]["client_id"])
+CLIENT_SECRET = str(IDENTITY_PROVIDERS["local"]["client_secret"])
 CALLBACK_PATH = "/api/pipelines/callback/"
-
-#: Only the local demo server is offered; the presets stay unconfigured.
-IDENTITY_PROVIDERS: dict[str, dict[str, Any]] = {
-    "github": {},
-    "slack": {},
-    "google": {},
-    "local": {
-        "enabled": True,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "base_url": "",
-    },
-}
 
 
 # -- HTML forms ---------------------------------------------------------------------------------

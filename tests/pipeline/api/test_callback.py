@@ -30,7 +30,7 @@ from backend.pipeline.conf import conf
 from backend.pipeline.outcomes import StepResult
 from backend.pipeline.state import FlowState
 from backend.pipeline.store import get_store
-from tests.conftest import FlowClient
+from tests.conftest import LOCAL_ONLY_PROVIDERS, FlowClient
 
 from .conftest import API, Response, error_of
 
@@ -46,17 +46,7 @@ ODD_DESCRIPTION = (
     + "déjà vu " * 500
 )
 
-IDENTITY_PROVIDERS: dict[str, dict[str, Any]] = {
-    "github": {},
-    "slack": {},
-    "google": {},
-    "local": {
-        "enabled": True,
-        "client_id": "pipelines-demo",
-        "client_secret": "pipelines-demo-secret",
-        "base_url": "",
-    },
-}
+IDENTITY_PROVIDERS = LOCAL_ONLY_PROVIDERS
 
 
 # -- a pipeline that waits for the browser ------------------------------------------------------
