@@ -1,13 +1,12 @@
 """System checks for the pipeline settings, so misconfiguration fails early."""
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.core.checks import CheckMessage, Error, register
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 
 from .conf import conf
+from .redirects import is_allowed_target
 
 
 @register()
@@ -34,7 +33,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         elif name in names:
             errors.append(Error(f"Two pipelines are named {name!r}.", id="pipeline.E005"))
         names.add(name)
-    if not _is_allowed_target(conf.FRONTEND_URL):
+    if not is_allowed_target(conf.FRONTEND_URL):
         errors.append(
             Error(
                 "PIPELINE_FRONTEND_URL must be a path, or a URL on an origin listed in "
@@ -49,11 +48,3 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             Error(f"PIPELINE_STORE: cannot import {conf.STORE!r}: {exc}", id="pipeline.E006")
         )
     return errors
-
-
-def _is_allowed_target(url: str) -> bool:
-    """Where the callback may send a browser: no open redirect."""
-    parts = urlsplit(url)
-    if not (parts.scheme or parts.netloc):
-        return url_has_allowed_host_and_scheme(url, allowed_hosts=None)
-    return f"{parts.scheme}://{parts.netloc}" in conf.RETURN_TO_ORIGINS

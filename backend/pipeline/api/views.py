@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.http import HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -46,6 +45,7 @@ from ..errors import (
     UnknownProvider,
     flatten_errors,
 )
+from ..redirects import is_allowed_target
 from ..registry import all_pipelines, get_pipeline_class
 from ..requests import display_request, query_request, submission_request
 from ..state import ACTIVE, CANCELLED, FlowState
@@ -389,19 +389,7 @@ def _conflict(pipeline: Pipeline) -> Response:
 
 def _checked_return_to(request: Request, url: str) -> str:
     """`url` if it is relative or on an allowed origin; otherwise refuse."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    own_origin = f"{request.scheme}://{request.get_host()}"
-    origins = {own_origin, *conf.RETURN_TO_ORIGINS}
-    if parts.scheme or parts.netloc:
-        allowed = (
-            f"{parts.scheme}://{parts.netloc}" in origins
-            and url_has_allowed_host_and_scheme(url, allowed_hosts={parts.netloc})
-        )
-    else:
-        allowed = url_has_allowed_host_and_scheme(url, allowed_hosts=None)
-    if not allowed:
+    if url and not is_allowed_target(url, also=[f"{request.scheme}://{request.get_host()}"]):
         raise InvalidReturnTo()
     return url
 

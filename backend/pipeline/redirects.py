@@ -1,0 +1,24 @@
+"""Where a browser may be sent: no open redirects."""
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from .conf import conf
+
+
+def is_allowed_target(url: str, also: Iterable[str] = ()) -> bool:
+    """A path of ours, or a URL on `PIPELINE_RETURN_TO_ORIGINS` (or an origin in `also`).
+
+    Django's own check catches the tricks (`//host`, `\\\\host`, schemes other
+    than http and https, control characters); the origin must then match one
+    listed exactly, scheme and port included.
+    """
+    parts = urlsplit(url)
+    if not (parts.scheme or parts.netloc):
+        return url_has_allowed_host_and_scheme(url, allowed_hosts=None)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return origin in {*conf.RETURN_TO_ORIGINS, *also} and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={parts.netloc}
+    )
