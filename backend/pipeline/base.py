@@ -269,7 +269,7 @@ class Pipeline:
         root = self._root
         state = root._require_state()
         key, key_hash = ownership.new_token()
-        get_store().register_callback(state.id, key_hash, timezone.now())
+        get_store().register_callback(state, key_hash, timezone.now())
         state.callback_hash = key_hash
         root._changed()
         return key
@@ -332,10 +332,6 @@ class Pipeline:
             if child is None or not isinstance(view, NestedPipelineView):
                 return chain
             chain.append(view.nested_pipeline(self._root._request_now(), level))
-
-    @property
-    def parent_pipeline(self) -> Pipeline | None:
-        return self._parent
 
     # -- machinery ----------------------------------------------------------------
 

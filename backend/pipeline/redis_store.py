@@ -165,13 +165,12 @@ class RedisStore(FlowStore):
                 batch.zrem(owner, flow_id)
             batch.execute()
 
-    def register_callback(self, flow_id: str, key_hash: str, now: datetime) -> None:
-        state = self.load(flow_id)
-        expire_at = self._expire_at(state) if state else _ms(now) + 3_600_000
+    def register_callback(self, state: FlowState, key_hash: str, now: datetime) -> None:
+        # It lives as long as its flow.
         callback = self._key("callback", key_hash)
         with self.client.pipeline(transaction=True) as batch:
-            batch.hset(callback, mapping={"flow": flow_id, "used": "0"})
-            batch.pexpireat(callback, expire_at)
+            batch.hset(callback, mapping={"flow": state.id, "used": "0"})
+            batch.pexpireat(callback, self._expire_at(state))
             batch.execute()
 
     def find_callback(self, key_hash: str) -> CallbackRecord | None:

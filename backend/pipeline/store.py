@@ -77,7 +77,7 @@ class FlowStore(abc.ABC):
         """Forget a flow."""
 
     @abc.abstractmethod
-    def register_callback(self, flow_id: str, key_hash: str, now: datetime) -> None:
+    def register_callback(self, state: FlowState, key_hash: str, now: datetime) -> None:
         """Record a callback state issued by the flow."""
 
     @abc.abstractmethod
@@ -162,9 +162,9 @@ class DatabaseStore(FlowStore):
     def delete(self, flow_id: str) -> None:
         self.model.objects.filter(pk=uuid.UUID(flow_id)).delete()
 
-    def register_callback(self, flow_id: str, key_hash: str, now: datetime) -> None:
+    def register_callback(self, state: FlowState, key_hash: str, now: datetime) -> None:
         self.callbacks.objects.create(
-            key_hash=key_hash, flow_id=uuid.UUID(flow_id), created_at=now
+            key_hash=key_hash, flow_id=uuid.UUID(state.id), created_at=now
         )
 
     def find_callback(self, key_hash: str) -> CallbackRecord | None:

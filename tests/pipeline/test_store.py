@@ -188,7 +188,7 @@ def test_callbacks_are_found_and_spent_once(store: FlowStore) -> None:
     now = timezone.now()
     state = _flow()
     store.create(state)
-    store.register_callback(state.id, "cb" * 32, now)
+    store.register_callback(state, "cb" * 32, now)
 
     found = store.find_callback("cb" * 32)
     assert found is not None
