@@ -7,7 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .state import STATUSES
+from .state import ACTIVE, STATUSES
 
 
 class Flow(models.Model):
@@ -56,6 +56,16 @@ class Flow(models.Model):
             # get_for_request: a session's latest flow of one pipeline type.
             models.Index(
                 fields=["session_hash", "pipeline", "-created_at"], name="flow_session_latest"
+            ),
+            # The limit on unfinished flows, counted at every start: only the
+            # active ones are indexed, however many an owner has finished.
+            models.Index(
+                fields=["session_hash"],
+                condition=models.Q(status=ACTIVE, user__isnull=True),
+                name="flow_active_by_session",
+            ),
+            models.Index(
+                fields=["user"], condition=models.Q(status=ACTIVE), name="flow_active_by_user"
             ),
         ]
 

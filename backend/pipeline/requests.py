@@ -17,7 +17,16 @@ from rest_framework.request import Request
 
 
 def display_request(request: Request) -> Request:
-    return _derive(request, method="GET", data={}, query=QueryDict())
+    """The display request of the HTTP request `request` came from.
+
+    Made once per HTTP request: every step shown while serving it is given
+    the same one, however many steps a submit moves through.
+    """
+    origin: Request = vars(request).get(_ORIGIN, request)
+    shown: Request | None = vars(origin).get(_DISPLAY)
+    if shown is None:
+        shown = vars(origin)[_DISPLAY] = _derive(origin, method="GET", data={}, query=QueryDict())
+    return shown
 
 
 def submission_request(request: Request, data: Mapping[str, Any]) -> Request:
@@ -48,4 +57,11 @@ def _derive(
         _files=MultiValueDict(),
         _user=user,
     )
+    vars(clone)[_ORIGIN] = vars(request).get(_ORIGIN, request)
     return clone
+
+
+#: Where a derived request keeps the request it was derived from, and the
+#: original keeps its display request (attributes DRF's `Request` leaves alone).
+_ORIGIN = "_pipeline_origin"
+_DISPLAY = "_pipeline_display"

@@ -15,12 +15,13 @@ import dataclasses
 import functools
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.signals import setting_changed
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
@@ -28,6 +29,8 @@ from .conf import conf
 from .state import ACTIVE, FlowState, Frame
 
 if TYPE_CHECKING:
+    from django.db.models import Field
+
     from .models import Callback, Flow
 
 
@@ -99,10 +102,17 @@ class FlowStore(abc.ABC):
 
 
 class DatabaseStore(FlowStore):
-    """Flows in the `Flow` table of the default database.
+    """Flows in the `Flow` table of the database the router writes flows to.
 
-    The model is imported where it is used, so that `backend.pipeline` can
-    be imported (for its public names) before Django's apps are ready.
+    A step reads its flow by primary key and writes it back with one
+    conditional UPDATE: the hottest statements of the API. They are written
+    in SQL once per database (`FlowTable`) rather than compiled by the ORM
+    on every request, which costs several times the query itself; values
+    still go through the model's fields, so the rows are exactly those the
+    ORM reads and writes (the admin, `clearpipelines`, deletions).
+
+    The models are imported where they are used, so that `backend.pipeline`
+    can be imported (for its public names) before Django's apps are ready.
     """
 
     rolls_back = True
@@ -119,45 +129,50 @@ class DatabaseStore(FlowStore):
 
         return Callback
 
+    @property
+    def table(self) -> FlowTable:
+        return FlowTable.of(self.model)
+
     def create(self, state: FlowState) -> None:
-        self.model.objects.create(id=uuid.UUID(state.id), **_columns(state))
+        self.table.insert(_row(state))
 
     def load(self, flow_id: str) -> FlowState | None:
         # Only the form ids are given in: one flow, one URL.
         if not isinstance(flow_id, str) or not _FLOW_ID.fullmatch(flow_id):
             return None
-        key = uuid.UUID(hex=flow_id)
-        try:
-            return _state(self.model.objects.get(pk=key))
-        except self.model.DoesNotExist:
-            return None
+        return _state_or_none(self.table.select(id=uuid.UUID(hex=flow_id)))
 
     def load_by_token(self, token_hash: str) -> FlowState | None:
         if not token_hash:
             return None
-        row = self.model.objects.filter(token_hash=token_hash).order_by().first()
-        return _state(row) if row else None
+        return _state_or_none(self.table.select(token_hash=token_hash))
 
     def latest(self, pipeline: str, session_hash: str) -> FlowState | None:
-        rows = self.model.objects.filter(session_hash=session_hash, pipeline=pipeline)
-        row = rows.order_by("-created_at").first()
-        return _state(row) if row else None
+        row = self.table.select(newest=True, session_hash=session_hash, pipeline=pipeline)
+        return _state_or_none(row)
 
     def count_active(self, *, user_id: int | None, session_hash: str, now: datetime) -> int:
-        flows = self.model.objects.filter(status=ACTIVE, expires_at__gt=now)
+        # The conditions of the partial indexes `flow_active_*` are spelled
+        # out, not passed as parameters, so that every planner sees it may
+        # use them: only unfinished flows are counted, not all of an owner's.
+        table = self.table
+        where = f"status = '{ACTIVE}' AND expires_at > %s AND "
+        params: list[Any] = [table.prep("expires_at", now)]
         if user_id is not None:
-            return flows.filter(user_id=user_id).count()
-        return flows.filter(user__isnull=True, session_hash=session_hash).count()
+            where += "user_id = %s"
+            params.append(user_id)
+        else:
+            where += "user_id IS NULL AND session_hash = %s"
+            params.append(session_hash)
+        return table.count(where, params)
 
     def compare_and_set(self, state: FlowState, expected_version: int) -> bool:
         columns = _changing_columns(state)
         columns["version"] = expected_version + 1
-        written = self.model.objects.filter(
-            pk=uuid.UUID(state.id), version=expected_version
-        ).update(**columns)
+        written = self.table.update(columns, flow_id=uuid.UUID(state.id), version=expected_version)
         if written:
             state.version = expected_version + 1
-        return written == 1
+        return written
 
     def delete(self, flow_id: str) -> None:
         self.model.objects.filter(pk=uuid.UUID(flow_id)).delete()
@@ -183,16 +198,128 @@ class DatabaseStore(FlowStore):
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
-        with transaction.atomic():
+        with transaction.atomic(using=self.table.alias):
             yield
+
+
+_Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
+#: Fields whose values (str, int or None) the store passes to the driver as they are.
+_NATIVE_TYPES = {"CharField", "PositiveIntegerField", "ForeignKey"}
+
+
+class FlowTable:
+    """The flow table's hot statements, in SQL, for the database flows are written to.
+
+    Values are prepared by the model's own fields (`get_db_prep_save`) and
+    results converted by the converters the ORM applies, so a UUID, a
+    datetime or JSON is stored and read exactly as through the ORM, on any
+    backend. Strings and integers, which every driver takes as they are,
+    skip the fields' preparation. Callers name columns; values only ever
+    travel as parameters.
+    """
+
+    def __init__(self, model: type[Flow], alias: str) -> None:
+        self.model = model
+        self.alias = alias
+        connection = connections[alias]
+        quote = connection.ops.quote_name
+        meta = model._meta
+        self.fields: dict[str, Field[Any, Any]] = {
+            field.column: field for field in meta.concrete_fields
+        }
+        self.columns = tuple(self.fields)
+        self.native = {
+            column
+            for column, field in self.fields.items()
+            if field.get_internal_type() in _NATIVE_TYPES
+        }
+        self.quoted = {column: quote(column) for column in self.columns}
+        self.name = quote(meta.db_table)
+        self.selected = ", ".join(self.quoted.values())
+        self.converters: list[tuple[int, list[_Converter]]] = []
+        for position, field in enumerate(self.fields.values()):
+            col = field.get_col(meta.db_table)
+            found = [
+                *connection.ops.get_db_converters(col),
+                *field.get_db_converters(connection),  # type: ignore[attr-defined]  # not in the stubs
+            ]
+            if found:
+                self.converters.append((position, found))
+
+    @classmethod
+    def of(cls, model: type[Flow]) -> FlowTable:
+        """The table of `model` on the database the router writes it to, built once."""
+        alias = router.db_for_write(model)
+        table = _TABLES.get(alias)
+        if table is None or table.model is not model:
+            table = _TABLES[alias] = cls(model, alias)
+        return table
+
+    def prep(self, column: str, value: Any, connection: BaseDatabaseWrapper | None = None) -> Any:
+        """`value` as the column's field sends it to the database."""
+        if column in self.native:
+            return value
+        return self.fields[column].get_db_prep_save(value, connection or connections[self.alias])
+
+    def _params(self, values: dict[str, Any], connection: BaseDatabaseWrapper) -> list[Any]:
+        return [self.prep(column, value, connection) for column, value in values.items()]
+
+    def select(self, *, newest: bool = False, **equal: Any) -> dict[str, Any] | None:
+        """The row whose columns equal `equal` (the newest one), by column name."""
+        where = " AND ".join(f"{self.quoted[column]} = %s" for column in equal)
+        order = f" ORDER BY {self.quoted['created_at']} DESC" if newest else ""
+        sql = f"SELECT {self.selected} FROM {self.name} WHERE {where}{order} LIMIT 1"
+        connection = connections[self.alias]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, self._params(equal, connection))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        values = list(row)
+        for position, converters in self.converters:
+            for convert in converters:
+                values[position] = convert(values[position], None, connection)
+        return dict(zip(self.columns, values, strict=True))
+
+    def count(self, where: str, params: Sequence[Any]) -> int:
+        """How many rows match `where`, whose parameters are already prepared."""
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM {self.name} WHERE {where}", params)
+            (found,) = cursor.fetchone()
+        return int(found)
+
+    def insert(self, values: dict[str, Any]) -> None:
+        columns = ", ".join(self.quoted[column] for column in values)
+        marks = ", ".join(["%s"] * len(values))
+        sql = f"INSERT INTO {self.name} ({columns}) VALUES ({marks})"
+        connection = connections[self.alias]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, self._params(values, connection))
+
+    def update(self, values: dict[str, Any], *, flow_id: uuid.UUID, version: int) -> bool:
+        """Write `values` to the flow if it is still at `version`; whether it was."""
+        assignments = ", ".join(f"{self.quoted[column]} = %s" for column in values)
+        sql = (
+            f"UPDATE {self.name} SET {assignments} "
+            f"WHERE {self.quoted['id']} = %s AND {self.quoted['version']} = %s"
+        )
+        connection = connections[self.alias]
+        params = [*self._params(values, connection), self.prep("id", flow_id, connection), version]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return bool(cursor.rowcount == 1)
+
+
+_TABLES: dict[str, FlowTable] = {}
 
 
 _FLOW_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def _columns(state: FlowState) -> dict[str, Any]:
+def _row(state: FlowState) -> dict[str, Any]:
     """Every column, for a new flow."""
     return {
+        "id": uuid.UUID(state.id),
         "pipeline": state.frame.pipeline,
         "provider": state.frame.provider,
         "user_id": state.user_id,
@@ -201,6 +328,10 @@ def _columns(state: FlowState) -> dict[str, Any]:
         "return_to": state.return_to,
         "created_at": state.created_at,
         "version": state.version,
+        # What the outermost pipeline was started with: never changed after.
+        "signature": state.frame.signature,
+        "config": state.frame.config,
+        "provider_model_id": state.frame.provider_model_id,
         **_changing_columns(state),
     }
 
@@ -210,11 +341,8 @@ def _changing_columns(state: FlowState) -> dict[str, Any]:
     frame = state.frame
     return {
         "step_index": frame.step_index,
-        "signature": frame.signature,
-        "config": frame.config,
         "data": frame.data,
         "child": frame.child.to_json() if frame.child else None,
-        "provider_model_id": frame.provider_model_id,
         "status": state.status,
         "result": state.result,
         "errors": state.errors,
@@ -224,32 +352,34 @@ def _changing_columns(state: FlowState) -> dict[str, Any]:
     }
 
 
-def _state(row: Flow) -> FlowState:
+def _state_or_none(row: dict[str, Any] | None) -> FlowState | None:
+    if row is None:
+        return None
     frame = Frame(
-        pipeline=row.pipeline,
-        provider=row.provider,
-        step_index=row.step_index,
-        signature=row.signature,
-        config=row.config,
-        data=row.data,
-        provider_model_id=row.provider_model_id,
-        child=Frame.from_json(row.child) if row.child else None,
+        pipeline=row["pipeline"],
+        provider=row["provider"],
+        step_index=row["step_index"],
+        signature=row["signature"],
+        config=row["config"],
+        data=row["data"],
+        provider_model_id=row["provider_model_id"],
+        child=Frame.from_json(row["child"]) if row["child"] else None,
     )
     return FlowState(
-        id=row.id.hex,
+        id=row["id"].hex,
         frame=frame,
-        version=row.version,
-        status=row.status,
-        result=row.result,
-        errors=row.errors,
-        user_id=row.user_id,
-        token_hash=row.token_hash,
-        session_hash=row.session_hash,
-        return_to=row.return_to,
-        callback_hash=row.callback_hash,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        expires_at=row.expires_at,
+        version=row["version"],
+        status=row["status"],
+        result=row["result"],
+        errors=row["errors"],
+        user_id=row["user_id"],
+        token_hash=row["token_hash"],
+        session_hash=row["session_hash"],
+        return_to=row["return_to"],
+        callback_hash=row["callback_hash"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        expires_at=row["expires_at"],
     )
 
 

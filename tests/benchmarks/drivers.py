@@ -8,6 +8,9 @@ request into a `Recorder`, and checks every answer: a benchmark that
 silently measured 403s or re-rendered forms would measure nothing.
 
 - `floor`: three POSTs of JSON to /bench/floor/<step>/ (`floor.py`);
+- `bare`: four POSTs of the same JSON to /bench/bare/<step>/, which only
+  authenticates, checks CSRF and answers (`floor.py`): a reference that
+  bounds c/a, not a contender;
 - `wizard`: the wizard's GET, then three form POSTs to /bench/wizard/
   (`wizard.py`), each answered with HTML;
 - `ours`: POST /api/pipelines/, then three submits, with the session cookie;
@@ -29,6 +32,7 @@ JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 CSRF_PATH = "/api/auth/csrf/"
 FLOOR_PATH = "/bench/floor/{}/"
+BARE_PATH = "/bench/bare/{}/"
 WIZARD_PATH = "/bench/wizard/"
 WIZARD_PREFIX = "onboarding_wizard"
 PIPELINES_PATH = "/api/pipelines/"
@@ -37,7 +41,7 @@ START_BODY = json.dumps({"pipeline": "onboarding", "provider": "default"}).encod
 STEP_NAMES = ("profile", "company", "confirm")
 
 #: Requests per flow, by driver.
-REQUESTS_PER_FLOW = {"floor": 3, "wizard": 4, "ours": 4, "ours_token": 4}
+REQUESTS_PER_FLOW = {"floor": 3, "wizard": 4, "ours": 4, "ours_token": 4, "bare": 4}
 DRIVERS = tuple(REQUESTS_PER_FLOW)
 
 
@@ -217,6 +221,20 @@ def floor_flow(
         _expect(reply, 200, f"floor {step}")
 
 
+def bare_flow(
+    transport: Transport, index: int, recorder: Recorder, around: Around = _nothing
+) -> None:
+    """As many requests as ours makes, with the floor's bodies, that do no step."""
+    headers = {"X-CSRFToken": transport.csrf_token}
+    steps = step_data(index)
+    for step, data in [("start", {}), *steps]:
+        body = json.dumps(data).encode()
+        reply = _timed_post(
+            recorder, around, step, transport, BARE_PATH.format(step), body, JSON, headers
+        )
+        _expect(reply, 200, f"bare {step}")
+
+
 def wizard_flow(
     transport: Transport, index: int, recorder: Recorder, around: Around = _nothing
 ) -> None:
@@ -281,11 +299,13 @@ def run_flow(
     *,
     token_transport: Transport | None = None,
 ) -> None:
-    """One complete flow of `driver` ("floor", "wizard", "ours", "ours_token")."""
+    """One complete flow of `driver` ("floor", "wizard", "ours", "ours_token", "bare")."""
     if driver == "floor":
         floor_flow(transport, index, recorder, around)
     elif driver == "wizard":
         wizard_flow(transport, index, recorder, around)
+    elif driver == "bare":
+        bare_flow(transport, index, recorder, around)
     elif driver == "ours":
         ours_flow(transport, index, recorder, around)
     elif driver == "ours_token":

@@ -8,8 +8,8 @@ measures in-process with Django's test client, counts SQL queries, and,
 with `--http`, starts gunicorn on loopback and measures again with a
 threaded `requests` client. It writes its part of results.json to `--out`.
 
-Rounds interleave the contenders (floor, wizard, ours, ours_token, in an
-order rotated each round), so that whatever drifts during a run (table
+Rounds interleave the contenders (floor, wizard, ours, ours_token, and
+the bare reference, in an order rotated each round), so that whatever drifts during a run (table
 growth, the machine's load) falls on all of them alike. Each round runs
 `flows` complete flows; a client (one cookie jar and one CSRF token,
 fetched before the clock starts) runs `flows_per_client` of them.

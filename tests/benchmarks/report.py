@@ -11,7 +11,7 @@ results.json (test-output/bench/results.json):
     parameters   what `run.py` was given (flows, rounds, flows_per_client, http, ...)
     runs         one per database x store x mode ("in-process" | "http"):
         database, store, session ("db" | "redis"), mode,
-        drivers  {floor, wizard, ours, ours_token}:
+        drivers  {floor, wizard, ours, ours_token, bare}:
             requests_per_flow,
             flows_per_second  {median, min, max, rounds: [...]},
             latency_ms        {p50, p99, mean, count}  (every timed request),
@@ -22,7 +22,9 @@ results.json (test-output/bench/results.json):
                               Statements as CaptureQueriesContext sees them: Django logs
                               BEGIN and COMMIT too; `max_besides_session` leaves out the
                               session's statements and transaction control.
-        ratios   {"c/a", "c/b", "c_token/a", "c_token/b"} (of median flows per second)
+        ratios   {"c/a", "c/b", "c_token/a", "c_token/b", "bare/a"} (of median flows
+                 per second; "bare/a", four bare requests against the floor's flow,
+                 is the most c/a could be)
     targets      [{name, database, store, mode, value, limit, met}]
     scale        1k vs 1M stored flows (PostgreSQL, in-process), or null
     profiles     cProfile of ours, in-process, where a target was missed (or asked for)
@@ -43,7 +45,7 @@ DRIVER_KEYS = ("requests_per_flow", "flows_per_second", "latency_ms", "requests"
 RATE_KEYS = ("median", "min", "max", "rounds")
 LATENCY_KEYS = ("p50", "p99", "mean", "count")
 QUERY_KEYS = ("per_request", "session_per_request", "transaction_per_request", "by_request")
-RATIO_KEYS = ("c/a", "c/b", "c_token/a", "c_token/b")
+RATIO_KEYS = ("c/a", "c/b", "c_token/a", "c_token/b", "bare/a")
 
 CA_MIN = 0.8
 CB_MIN = 2.0
@@ -65,6 +67,7 @@ def ratios(drivers: dict[str, Any]) -> dict[str, float | None]:
         "c/b": ratio("ours", "wizard"),
         "c_token/a": ratio("ours_token", "floor"),
         "c_token/b": ratio("ours_token", "wizard"),
+        "bare/a": ratio("bare", "floor"),
     }
 
 

@@ -16,6 +16,11 @@ Contenders (`drivers.py`), each driving complete three-step onboarding flows:
                  (start + 3 submits);
      ours_token  the same, its submits by flow token (no cookie, no CSRF).
 
+and a reference, `bare`: four requests per flow (as many as ours makes)
+to a DRF view that authenticates, checks CSRF, parses the body and
+answers, doing no step. Its ratio to the floor, `bare/a`, is the most c/a
+could be with an engine that cost nothing.
+
 For each database (SQLite, PostgreSQL) and flow store (the database, Redis;
 with Redis the sessions are in Redis too, for all three), one process
 (`measure.py`) measures in-process with Django's test client, then over

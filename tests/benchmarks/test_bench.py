@@ -26,6 +26,7 @@ from .drivers import (
     InProcessTransport,
     Recorder,
     _expect_wizard_step,
+    bare_flow,
     floor_flow,
     ours_flow,
     wizard_flow,
@@ -59,6 +60,18 @@ def post_form(
 ) -> Any:
     headers = {"X-CSRFToken": client.csrf_token} if csrf else {}
     return client.post(WIZARD_PATH, urlencode(wizard_form(step, data)).encode(), FORM, headers)
+
+
+# -- the bare reference -----------------------------------------------------------------------
+
+
+def test_the_bare_reference_makes_as_many_requests_as_ours_and_checks_csrf(
+    browser: InProcessTransport,
+) -> None:
+    recorder = Recorder()
+    bare_flow(browser, 0, recorder)
+    assert sorted(recorder.samples) == ["company", "confirm", "profile", "start"]
+    assert post_json(browser, "/bench/bare/start/", {}, csrf=False).status == 403
 
 
 # -- (a) the floor --------------------------------------------------------------------------
@@ -211,7 +224,7 @@ def test_the_json_output_has_the_documented_keys(tmp_path: Path) -> None:
     assert tuple(loaded) == report.TOP_KEYS
     (only,) = loaded["runs"]
     assert tuple(only) == report.RUN_KEYS
-    assert set(only["drivers"]) == {"floor", "wizard", "ours", "ours_token"}
+    assert set(only["drivers"]) == {"floor", "wizard", "ours", "ours_token", "bare"}
     for driver in only["drivers"].values():
         assert tuple(driver) == report.DRIVER_KEYS
         assert tuple(driver["flows_per_second"]) == report.RATE_KEYS

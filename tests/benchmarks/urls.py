@@ -5,13 +5,14 @@ from django.urls import path
 from backend.config.urls import handler404, handler500
 from backend.config.urls import urlpatterns as project_urlpatterns
 
-from .floor import FloorView
+from .floor import BareView, FloorView
 from .wizard import OnboardingWizard
 
 __all__ = ["handler404", "handler500", "urlpatterns"]
 
 urlpatterns = [
     path("bench/floor/<str:step>/", FloorView.as_view(), name="bench-floor"),
+    path("bench/bare/<str:step>/", BareView.as_view(), name="bench-bare"),
     path("bench/wizard/", OnboardingWizard.as_view(), name="bench-wizard"),
     # Last: the project's own patterns end with the frontend's catch-all.
     *project_urlpatterns,

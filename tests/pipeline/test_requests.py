@@ -38,3 +38,13 @@ def test_derived_requests_leave_the_original_untouched() -> None:
     display_request(original)
     assert original.method == "POST"
     assert original.data == {"version": 1, "data": {"a": 1}}
+
+
+def test_one_display_request_serves_every_step_shown_in_one_http_request() -> None:
+    original = _request()
+    shown = display_request(original)
+    submitted = submission_request(original, {"email": "a@example.com"})
+    assert display_request(original) is shown
+    assert display_request(submitted) is shown
+    assert display_request(shown) is shown
+    assert display_request(_request()) is not shown

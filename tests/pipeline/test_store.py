@@ -10,12 +10,15 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import redis
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backend.pipeline.models import Flow
 from backend.pipeline.redis_store import RedisStore
 from backend.pipeline.state import FlowState, Frame
 from backend.pipeline.store import DatabaseStore, FlowStore, get_store
@@ -237,3 +240,47 @@ def test_concurrent_compare_and_set_lets_exactly_one_writer_win(store: FlowStore
     loaded = store.load(state.id)
     assert loaded is not None
     assert (loaded.version, loaded.frame.step_index) == (2, wins[0])
+
+
+@pytest.mark.parametrize("user_bound", [False, True], ids=["session", "user"])
+def test_counting_unfinished_flows_reads_only_the_index_of_active_ones(
+    user_bound: bool, django_user_model: Any
+) -> None:
+    """A start counts unfinished flows by a partial index, however many the owner finished."""
+    user = django_user_model.objects.create(username="counted") if user_bound else None
+    store = DatabaseStore()
+    with CaptureQueriesContext(connection) as captured:
+        store.count_active(
+            user_id=user.pk if user else None, session_hash="s1", now=timezone.now()
+        )
+    (query,) = captured.captured_queries
+    expected = "flow_active_by_user" if user_bound else "flow_active_by_session"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table is scanned otherwise
+            cursor.execute(f"EXPLAIN {query['sql']}")
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert expected in plan
+
+
+def test_the_database_store_reads_and_writes_the_rows_the_orm_does() -> None:
+    """The admin and `clearpipelines` go through the model: both ways must agree."""
+    store = DatabaseStore()
+    state = _flow(result={"done": True}, errors=[{"code": "x", "message": "y", "field": None}])
+    state.frame.data = {"profile": {"email": "a@example.com"}}
+    store.create(state)
+    row = Flow.objects.get(pk=uuid.UUID(state.id))
+    assert (row.expires_at, row.data, row.result) == (
+        state.expires_at,
+        state.frame.data,
+        state.result,
+    )
+
+    row.step_index, row.data = 2, {"changed": [1, 2]}
+    row.save()
+    loaded = store.load(state.id)
+    assert loaded is not None
+    assert (loaded.frame.step_index, loaded.frame.data) == (2, {"changed": [1, 2]})
+    assert (loaded.created_at, loaded.errors) == (state.created_at, state.errors)
