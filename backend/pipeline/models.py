@@ -27,7 +27,7 @@ class Flow(models.Model):
         on_delete=models.CASCADE,
         related_name="pipeline_flows",
     )
-    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    token_hash = models.CharField(max_length=64, blank=True)
     #: Hash of the owner key of the session that started the flow.
     session_hash = models.CharField(max_length=64, blank=True)
     step_index = models.PositiveIntegerField(default=0)
@@ -46,13 +46,19 @@ class Flow(models.Model):
     callback_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
-    expires_at = models.DateTimeField(db_index=True)
+    #: Not indexed: it moves on with every step, so an index would cost each
+    #: write (and on PostgreSQL make every update a non-HOT one), while only
+    #: the periodic purge (`clearpipelines`) looks for expired flows.
+    expires_at = models.DateTimeField()
 
     class Meta:
         verbose_name = _("flow")
         verbose_name_plural = _("flows")
         ordering = ("-created_at",)
         indexes = [
+            # A script client's flow, by the hash of its flow token (a plain
+            # index: lookups are by equality only).
+            models.Index(fields=["token_hash"], name="flow_token"),
             # get_for_request: a session's latest flow of one pipeline type.
             models.Index(
                 fields=["session_hash", "pipeline", "-created_at"], name="flow_session_latest"

@@ -203,19 +203,43 @@ class DatabaseStore(FlowStore):
 
 
 _Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
+_Preparer = Callable[[Any, BaseDatabaseWrapper], Any]
 #: Fields whose values (str, int or None) the store passes to the driver as they are.
 _NATIVE_TYPES = {"CharField", "PositiveIntegerField", "ForeignKey"}
+
+
+def _preparer(field: Field[Any, Any]) -> _Preparer:
+    """How the store sends a value of `field`: as the field would, by the backend's adapter.
+
+    The field's own `get_db_prep_save` also takes expressions and lazy
+    objects, which the store never gives it; JSON and datetimes go
+    straight to the adapters it would end in, the rest through it.
+    """
+    kind = field.get_internal_type()
+    if kind in _NATIVE_TYPES:
+        return lambda value, connection: value
+    if kind == "JSONField":
+        encoder = field.encoder  # type: ignore[attr-defined]
+        nullable = field.null
+
+        def json_value(value: Any, connection: BaseDatabaseWrapper) -> Any:
+            if value is None and nullable:
+                return None  # SQL NULL, as the field stores None
+            return connection.ops.adapt_json_value(value, encoder)
+
+        return json_value
+    if kind == "DateTimeField":
+        return lambda value, connection: connection.ops.adapt_datetimefield_value(value)
+    return field.get_db_prep_save
 
 
 class FlowTable:
     """The flow table's hot statements, in SQL, for the database flows are written to.
 
-    Values are prepared by the model's own fields (`get_db_prep_save`) and
-    results converted by the converters the ORM applies, so a UUID, a
+    Values are prepared as the model's fields prepare them (`_preparer`)
+    and results converted by the converters the ORM applies, so a UUID, a
     datetime or JSON is stored and read exactly as through the ORM, on any
-    backend. Strings and integers, which every driver takes as they are,
-    skip the fields' preparation. Callers name columns; values only ever
-    travel as parameters.
+    backend. Callers name columns; values only ever travel as parameters.
     """
 
     def __init__(self, model: type[Flow], alias: str) -> None:
@@ -228,11 +252,7 @@ class FlowTable:
             field.column: field for field in meta.concrete_fields
         }
         self.columns = tuple(self.fields)
-        self.native = {
-            column
-            for column, field in self.fields.items()
-            if field.get_internal_type() in _NATIVE_TYPES
-        }
+        self.preparers = {column: _preparer(field) for column, field in self.fields.items()}
         self.quoted = {column: quote(column) for column in self.columns}
         self.name = quote(meta.db_table)
         self.selected = ", ".join(self.quoted.values())
@@ -257,9 +277,7 @@ class FlowTable:
 
     def prep(self, column: str, value: Any, connection: BaseDatabaseWrapper | None = None) -> Any:
         """`value` as the column's field sends it to the database."""
-        if column in self.native:
-            return value
-        return self.fields[column].get_db_prep_save(value, connection or connections[self.alias])
+        return self.preparers[column](value, connection or connections[self.alias])
 
     def _params(self, values: dict[str, Any], connection: BaseDatabaseWrapper) -> list[Any]:
         return [self.prep(column, value, connection) for column, value in values.items()]
