@@ -11,6 +11,7 @@ passed keep their places.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -219,7 +220,20 @@ class ConditionalStep(Step):
 
 
 def signature_of(steps: Sequence[Step]) -> str:
-    """Identifies a provider's declared steps; a flow outlives no change of them."""
+    """Identifies a provider's declared steps; a flow outlives no change of them.
+
+    Computed once per list of step objects, which providers usually declare
+    once (at import) and hand out on every request.
+    """
+    declared = tuple(steps)
+    try:
+        return _signature(declared)
+    except TypeError:  # a step that cannot be hashed (a dataclass, say): not cached
+        return _signature.__wrapped__(declared)
+
+
+@functools.lru_cache(maxsize=256)  # bounded: steps built per request must not pile up
+def _signature(steps: tuple[Step, ...]) -> str:
     parts = "\n".join(step.signature_part() for step in steps)
     return hashlib.sha256(parts.encode()).hexdigest()
 

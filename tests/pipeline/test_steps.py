@@ -1,11 +1,12 @@
 """Form steps, late-bound and conditional steps, and going back."""
 
+import dataclasses
 from typing import Any
 
 import pytest
 from rest_framework import serializers
 
-from backend.pipeline.steps import _as_json
+from backend.pipeline.steps import PipelineView, _as_json, signature_of
 from tests.conftest import FlowClient
 
 pytestmark = pytest.mark.usefixtures("examples")
@@ -122,3 +123,30 @@ def test_form_view_binds_multiple_choices_as_a_json_list() -> None:
     serializer = Topics(data={"topics": ["tips", "news"], "nested": {"x": ["b", "a"]}})
     assert serializer.is_valid()
     assert _as_json(serializer) == {"topics": ["news", "tips"], "nested": {"x": ["a", "b"]}}
+
+
+class _CountedStep(PipelineView):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.described = 0
+
+    def signature_part(self) -> str:
+        self.described += 1
+        return super().signature_part()
+
+
+@dataclasses.dataclass
+class _UnhashableStep(PipelineView):
+    name: str = "plain"
+
+
+def test_the_signature_of_a_list_of_steps_is_computed_once() -> None:
+    steps = (_CountedStep("a"), _CountedStep("b"))
+    first = signature_of(steps)
+    assert signature_of(list(steps)) == first
+    assert [step.described for step in steps] == [1, 1]
+    assert signature_of((_CountedStep("a"), _CountedStep("c"))) != first
+
+
+def test_steps_that_cannot_be_hashed_still_have_a_signature() -> None:
+    assert signature_of([_UnhashableStep()]) == signature_of([_UnhashableStep()])
