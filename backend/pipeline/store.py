@@ -256,6 +256,9 @@ class FlowTable:
         self.quoted = {column: quote(column) for column in self.columns}
         self.name = quote(meta.db_table)
         self.selected = ", ".join(self.quoted.values())
+        # The converters are the backend's (its operations' and the fields'):
+        # they depend on the backend, not on the connection they were read
+        # from, and are given the connection of the thread at hand.
         self.converters: list[tuple[int, list[_Converter]]] = []
         for position, field in enumerate(self.fields.values()):
             col = field.get_col(meta.db_table)
