@@ -71,7 +71,9 @@ class Flow(models.Model):
                 name="flow_active_by_session",
             ),
             models.Index(
-                fields=["user"], condition=models.Q(status=ACTIVE), name="flow_active_by_user"
+                fields=["user"],
+                condition=models.Q(status=ACTIVE, user__isnull=False),
+                name="flow_active_by_user",
             ),
         ]
 

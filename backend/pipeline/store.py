@@ -108,8 +108,9 @@ class DatabaseStore(FlowStore):
     conditional UPDATE: the hottest statements of the API. They are written
     in SQL once per database (`FlowTable`) rather than compiled by the ORM
     on every request, which costs several times the query itself; values
-    still go through the model's fields, so the rows are exactly those the
-    ORM reads and writes (the admin, `clearpipelines`, deletions).
+    are prepared and converted as the model's fields do it, so the rows are
+    exactly those the ORM reads and writes (the admin, `clearpipelines`,
+    deletions).
 
     The models are imported where they are used, so that `backend.pipeline`
     can be imported (for its public names) before Django's apps are ready.
