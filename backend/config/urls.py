@@ -36,5 +36,6 @@ urlpatterns = [
     re_path(r"^(?!api/|admin/|accounts/|o/)(?P<path>.*)$", frontend, name="frontend"),
 ]
 
+handler400 = "backend.pipeline.api.exceptions.bad_request"
 handler404 = "backend.pipeline.api.exceptions.not_found"
 handler500 = "backend.pipeline.api.exceptions.server_error"

@@ -8,4 +8,4 @@ class PipelineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, registry  # noqa: F401  (registers checks and signal handlers)
+        from . import checks, ownership, registry  # noqa: F401  (registers checks and signal handlers)

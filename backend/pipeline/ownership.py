@@ -4,12 +4,23 @@ A flow started by a logged-in user belongs to that user alone. A flow
 started anonymously belongs to the session that started it, and to
 whoever holds its flow token.
 
-A session holds one random *owner key*, created with its first flow; each
-flow stores the key's hash. Starting another flow therefore never writes
-the session, so tabs starting flows at the same moment cannot overwrite
-each other's record of them, and a session can own any number of flows.
-The key survives login (Django keeps session data when it rotates the
-session key), so flows started anonymously stay reachable after it.
+A session holds one *owner key*, set with its first flow; each flow
+stores the key's hash. Starting another flow therefore never writes the
+session, so tabs starting flows at the same moment cannot overwrite each
+other's record of them, and a session can own any number of flows. The
+key survives login (Django keeps session data when it rotates the session
+key), so flows started anonymously stay reachable after it.
+
+The owner key is the session's own key at its first flow. A request whose
+session cookie still carries that key is therefore recognized without
+the session being read: an anonymous step costs no session query. Once
+the session key changes, the key kept in the session data is compared
+instead. Logging in gives the session a fresh random owner key and moves
+its flows to it (`rotate_owner_key`), so that the session key from
+before the login, which Django has just retired, opens no flow. An
+application that rotates session keys itself (`cycle_key()` outside
+`login()`) calls `rotate_owner_key(request.session)` likewise; until
+then the old key still opens the flows it started.
 """
 
 from __future__ import annotations
@@ -19,6 +30,9 @@ import hmac
 import secrets
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 from rest_framework.request import Request
 
 from .state import FlowState
@@ -57,9 +71,31 @@ def session_hash(request: Request, *, create: bool = False) -> str:
     if not isinstance(key, str):
         if not create:
             return ""
-        key, _ = new_token()
+        key = _own_key(session)
         session[SESSION_KEY] = key
     return hash_token(key)
+
+
+def rotate_owner_key(session: Any) -> None:
+    """Give `session` a fresh owner key, and move its flows to it.
+
+    Done at every login: the session key from before the login, which
+    Django has just retired, then opens none of the flows, whoever kept a
+    copy of the old cookie. Call it after rotating a session key yourself.
+    """
+    key = session.get(SESSION_KEY)
+    if not isinstance(key, str):
+        return
+    fresh, fresh_hash = new_token()
+    get_store().rebind_session(hash_token(key), fresh_hash)
+    session[SESSION_KEY] = fresh
+
+
+@receiver(user_logged_in, dispatch_uid="pipeline_rotate_owner_key")
+def _rotate_on_login(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    session = getattr(request, "session", None)
+    if session is not None:
+        rotate_owner_key(session)
 
 
 def owns(request: Request, state: FlowState) -> bool:
@@ -68,6 +104,8 @@ def owns(request: Request, state: FlowState) -> bool:
     token = request_token(request)
     if token is not None:
         return _same(hash_token(token), state.token_hash)
+    if _same(_cookie_hash(request), state.session_hash):
+        return True  # the session that started the flow, still under its first key
     return _same(session_hash(request), state.session_hash)
 
 
@@ -91,3 +129,17 @@ def _same(given: str, stored: str) -> bool:
 
 def _session(request: Request) -> Any:
     return getattr(request._request, "session", None)
+
+
+def _own_key(session: Any) -> str:
+    """The session's key, given to it now if it is new (a random key if it has none)."""
+    if session.session_key is None:
+        session.save()
+    key = session.session_key
+    return key if isinstance(key, str) and key else new_token()[0]
+
+
+def _cookie_hash(request: Request) -> str:
+    """The hash of the session key the request's cookie carries ("" without one)."""
+    key = request._request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    return hash_token(key) if key else ""

@@ -3,7 +3,9 @@
 Select it with `PIPELINE_STORE = "backend.pipeline.redis_store.RedisStore"`
 and `PIPELINE_REDIS_URL` (by default `REDIS_URL`).
 
-Each flow is a hash: its version (`v`) and its state as JSON (`doc`).
+Each flow is a hash: its version (`v`), its state as JSON (`doc`) and the
+hash of its session's owner key (`s`), apart from the state so that moving
+a session's flows to a new owner key (at login) never races a step's write.
 Compare-and-set is a Lua script, so it is atomic on the server: of several
 writers holding one version exactly one wins. Redis expires a flow itself,
 `PIPELINE_REDIS_GRACE` seconds after the flow's own expiry, so that an
@@ -55,6 +57,15 @@ end
 return 1
 """
 
+# KEYS: flow; ARGV: old owner hash, new one. Moves the flow only if it is still there.
+_REBIND = """
+if redis.call('HGET', KEYS[1], 's') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 's', ARGV[2])
+  return 1
+end
+return 0
+"""
+
 # KEYS: callback; spends it once.
 _USE_CALLBACK = """
 if redis.call('HGET', KEYS[1], 'used') == '0' then
@@ -84,6 +95,10 @@ class RedisStore(FlowStore):
         return self.client.register_script(_COMPARE_AND_SET)
 
     @functools.cached_property
+    def _rebind(self) -> Any:
+        return self.client.register_script(_REBIND)
+
+    @functools.cached_property
     def _use(self) -> Any:
         return self.client.register_script(_USE_CALLBACK)
 
@@ -92,7 +107,10 @@ class RedisStore(FlowStore):
     def create(self, state: FlowState) -> None:
         expire_at = self._expire_at(state)
         with self.client.pipeline(transaction=True) as batch:
-            batch.hset(self._flow(state.id), mapping={"v": state.version, "doc": _dump(state)})
+            batch.hset(
+                self._flow(state.id),
+                mapping={"v": state.version, "doc": _dump(state), "s": state.session_hash},
+            )
             batch.pexpireat(self._flow(state.id), expire_at)
             if state.token_hash:
                 batch.set(self._key("token", state.token_hash), state.id, pxat=expire_at)
@@ -109,10 +127,10 @@ class RedisStore(FlowStore):
     def load(self, flow_id: str) -> FlowState | None:
         if not isinstance(flow_id, str) or not _FLOW_ID.fullmatch(flow_id):
             return None
-        stored = self.client.hmget(self._flow(flow_id), ["v", "doc"])
-        if stored[0] is None or stored[1] is None:
+        version, doc, session_hash = self.client.hmget(self._flow(flow_id), ["v", "doc", "s"])
+        if version is None or doc is None:
             return None
-        return _load(_text(stored[1]), int(stored[0]))
+        return _load(_text(doc), int(version), _text(session_hash or b""))
 
     def load_by_token(self, token_hash: str) -> FlowState | None:
         if not token_hash:
@@ -127,6 +145,26 @@ class RedisStore(FlowStore):
             if state is not None:
                 return state
         return None
+
+    def rebind_session(self, old_hash: str, new_hash: str) -> None:
+        # The session's flows are found through its index of each pipeline
+        # type (`latest`); those of a type no longer registered, which
+        # answer 410 whoever asks, are left where they are.
+        from .registry import all_pipelines
+
+        if not old_hash:
+            return
+        active = self._key("active", f"session:{old_hash}")
+        moves = [(active, self._key("active", f"session:{new_hash}"))]
+        for pipeline_cls in all_pipelines():
+            name = pipeline_cls.pipeline_name
+            started = self._key("session", old_hash, name)
+            for flow_id in self.client.zrange(started, 0, -1):
+                self._rebind(keys=[self._flow(_text(flow_id))], args=[old_hash, new_hash])
+            moves.append((started, self._key("session", new_hash, name)))
+        for old_key, new_key in moves:
+            with contextlib.suppress(redis.ResponseError):  # no such key: nothing to move
+                self.client.rename(old_key, new_key)
 
     def count_active(self, *, user_id: int | None, session_hash: str, now: datetime) -> int:
         owner = f"user:{user_id}" if user_id is not None else f"session:{session_hash}"
@@ -230,7 +268,6 @@ def _dump(state: FlowState, *, version: int | None = None) -> str:
             "errors": state.errors,
             "user_id": state.user_id,
             "token_hash": state.token_hash,
-            "session_hash": state.session_hash,
             "return_to": state.return_to,
             "callback_hash": state.callback_hash,
         },
@@ -243,7 +280,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _load(doc: str, version: int) -> FlowState:
+def _load(doc: str, version: int, session_hash: str) -> FlowState:
     raw = json.loads(doc)
     return FlowState(
         id=raw["id"],
@@ -257,7 +294,7 @@ def _load(doc: str, version: int) -> FlowState:
         errors=raw["errors"],
         user_id=raw["user_id"],
         token_hash=raw["token_hash"],
-        session_hash=raw["session_hash"],
+        session_hash=session_hash,
         return_to=raw["return_to"],
         callback_hash=raw["callback_hash"],
     )

@@ -42,8 +42,9 @@ def query_request(request: Request) -> Request:
 def _derive(
     request: Request, *, method: str, data: Mapping[str, Any], query: QueryDict
 ) -> Request:
-    # Authenticate first so the copy shares the user instead of redoing it.
-    user = request.user
+    # Shallow copies: they share the user if the original was authenticated,
+    # and otherwise the HTTP request's lazy user, so the session is read at
+    # most once, and only if something asks who the client is.
     http = copy.copy(request._request)
     http.method = method
     http.GET = query  # type: ignore[assignment]
@@ -55,7 +56,6 @@ def _derive(
         _data=data,
         _full_data=data,
         _files=MultiValueDict(),
-        _user=user,
     )
     vars(clone)[_ORIGIN] = vars(request).get(_ORIGIN, request)
     return clone

@@ -64,6 +64,10 @@ class FlowStore(abc.ABC):
         """The most recently started flow of `pipeline` of that session."""
 
     @abc.abstractmethod
+    def rebind_session(self, old_hash: str, new_hash: str) -> None:
+        """Move every flow of the session owner key `old_hash` to `new_hash`."""
+
+    @abc.abstractmethod
     def count_active(self, *, user_id: int | None, session_hash: str, now: datetime) -> int:
         """Unfinished, unexpired flows of that user (or, with no user, that session)."""
 
@@ -151,6 +155,10 @@ class DatabaseStore(FlowStore):
     def latest(self, pipeline: str, session_hash: str) -> FlowState | None:
         row = self.table.select(newest=True, session_hash=session_hash, pipeline=pipeline)
         return _state_or_none(row)
+
+    def rebind_session(self, old_hash: str, new_hash: str) -> None:
+        if old_hash:
+            self.model.objects.filter(session_hash=old_hash).update(session_hash=new_hash)
 
     def count_active(self, *, user_id: int | None, session_hash: str, now: datetime) -> int:
         # The conditions of the partial indexes `flow_active_*` are spelled

@@ -191,7 +191,8 @@ def test_the_query_counter_tells_the_session_and_transactions_apart(
     ours_flow(browser, 1, Recorder(), counter)
     counts = counter.summary()["by_request"]
     assert set(counts) == {"start", "profile", "company", "confirm"}
-    assert counts["company"]["session"] == 1
+    assert counts["start"]["session"] == 1  # who starts: a user, or which session
+    assert counts["company"]["session"] == 0  # the session cookie opens the flow unread
     assert counts["company"]["max_besides_session"] >= 2  # the flow read, its update
 
 

@@ -2,13 +2,13 @@
 
 from django.urls import path
 
-from backend.config.urls import handler404, handler500
+from backend.config.urls import handler400, handler404, handler500
 from backend.config.urls import urlpatterns as project_urlpatterns
 
 from .floor import BareView, FloorView
 from .wizard import OnboardingWizard
 
-__all__ = ["handler404", "handler500", "urlpatterns"]
+__all__ = ["handler400", "handler404", "handler500", "urlpatterns"]
 
 urlpatterns = [
     path("bench/floor/<str:step>/", FloorView.as_view(), name="bench-floor"),

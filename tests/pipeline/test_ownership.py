@@ -4,6 +4,7 @@ import hmac
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from backend.pipeline import ownership
 from backend.pipeline.models import Flow
@@ -30,6 +31,14 @@ def test_only_the_hash_of_the_session_owner_key_is_stored(client: FlowClient) ->
     flow = Flow.objects.get()
     assert key != flow.session_hash
     assert flow.session_hash == ownership.hash_token(key)
+
+
+def test_the_owner_key_of_a_session_is_its_key_at_its_first_flow(client: FlowClient) -> None:
+    client.start()
+    session_key = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+    assert client.raw.session[ownership.SESSION_KEY] == session_key
+    client.start()
+    assert client.raw.session[ownership.SESSION_KEY] == session_key
 
 
 def test_tokens_are_compared_in_constant_time(

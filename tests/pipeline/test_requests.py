@@ -1,3 +1,7 @@
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
@@ -48,3 +52,32 @@ def test_one_display_request_serves_every_step_shown_in_one_http_request() -> No
     assert display_request(submitted) is shown
     assert display_request(shown) is shown
     assert display_request(_request()) is not shown
+
+
+class _CountingAuthentication(BaseAuthentication):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def authenticate(self, request: Any) -> None:
+        self.calls += 1
+
+
+def test_deriving_a_request_leaves_authentication_until_the_user_is_asked_for() -> None:
+    authentication = _CountingAuthentication()
+    raw = APIRequestFactory().post("/x/", {"version": 1, "data": {}}, format="json")
+    request = Request(raw, parsers=[JSONParser()], authenticators=[authentication])
+
+    shown = display_request(request)
+    submission_request(request, {"email": "a@example.com"})
+    assert authentication.calls == 0
+
+    assert isinstance(shown.user, AnonymousUser)
+    assert authentication.calls == 1
+
+
+def test_derived_requests_share_the_user_of_an_authenticated_request() -> None:
+    original = _request()
+    user = AnonymousUser()
+    original.user = user
+    assert display_request(original).user is user
+    assert submission_request(original, {}).user is user

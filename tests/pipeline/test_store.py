@@ -187,6 +187,48 @@ def test_count_active_counts_the_unfinished_unexpired_flows_of_one_owner(
     assert store.count_active(user_id=None, session_hash="s3", now=now) == 0
 
 
+def test_rebinding_a_session_moves_all_its_flows_and_only_its(store: FlowStore) -> None:
+    now = timezone.now()
+    active, finished = _flow(session_hash="s1"), _flow(session_hash="s1")
+    other = _flow(session_hash="s2")
+    for state in (active, finished, other):
+        store.create(state)
+    finished.status = "complete"
+    assert store.compare_and_set(finished, finished.version)
+
+    store.rebind_session("s1", "s3")
+
+    for state in (active, finished):
+        loaded = store.load(state.id)
+        assert loaded is not None
+        assert loaded.session_hash == "s3"
+    latest = store.latest("onboarding", "s3")
+    assert latest is not None
+    assert latest.id in {active.id, finished.id}
+    assert store.latest("onboarding", "s1") is None
+    assert store.count_active(user_id=None, session_hash="s3", now=now) == 1
+    assert store.count_active(user_id=None, session_hash="s1", now=now) == 0
+    still = store.load(other.id)
+    assert still is not None
+    assert still.session_hash == "s2"
+
+
+def test_a_step_written_after_a_rebind_keeps_the_new_owner(store: FlowStore) -> None:
+    # The step read the flow before the session's login moved it.
+    state = _flow(session_hash="s1")
+    store.create(state)
+    read_before = store.load(state.id)
+    assert read_before is not None
+
+    store.rebind_session("s1", "s3")
+    read_before.frame.step_index = 1
+    assert store.compare_and_set(read_before, read_before.version)
+
+    loaded = store.load(state.id)
+    assert loaded is not None
+    assert (loaded.frame.step_index, loaded.session_hash) == (1, "s3")
+
+
 def test_callbacks_are_found_and_spent_once(store: FlowStore) -> None:
     now = timezone.now()
     state = _flow()

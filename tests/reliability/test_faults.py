@@ -284,9 +284,10 @@ def test_starting_a_flow_while_the_database_is_down_answers_503_not_500(
 
 
 def test_a_session_that_cannot_be_saved_answers_503_not_500(faulty: Faulty) -> None:
-    # The first start of an anonymous browser gives its session an owner key,
-    # saved by Django's middleware after the API view is done, outside DRF's
-    # exception handler: its failure goes through handler500 (`server_error`).
+    # The first start of an anonymous browser creates its session (its key is
+    # the flow's owner key), which Django's middleware saves again after the
+    # API view is done, outside DRF's exception handler: Django turns that
+    # failure into a 400 (`SessionInterrupted`), answered by `bad_request`.
     browser = Api.browser(faulty.server.url)
     faulty.gates.hold("show")
     pending = Pending(lambda: browser.start("slow"))

@@ -59,15 +59,44 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
     return JsonResponse(body, status=404)
 
 
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's 400 for what no view answers, as JSON; a database that is down is a 503.
+
+    Django turns a session that could not be saved into a 400
+    (`SessionInterrupted`), whether the session was deleted meanwhile or
+    the database failed; the database error it was raised from tells them
+    apart.
+    """
+    if _raised_from(exception, DATABASE_DOWN):
+        return _unavailable()
+    body = {"error": {"code": "bad_request", "message": _("Bad request.")}}
+    return JsonResponse(body, status=400)
+
+
 def server_error(request: HttpRequest) -> JsonResponse:
     """An unhandled error, as JSON; the database being down is a 503 like in the API.
 
     Django calls this while handling the exception, so it can be looked at
-    (a session that cannot be saved fails outside any API view).
+    (a session that cannot be created fails outside any API view).
     """
     if isinstance(sys.exc_info()[1], DATABASE_DOWN):
-        response = JsonResponse(envelope(DatabaseUnavailable()), status=503)
-        response["Retry-After"] = RETRY_AFTER
-        return response
+        return _unavailable()
     body = {"error": {"code": "server_error", "message": _("Server error.")}}
     return JsonResponse(body, status=500)
+
+
+def _unavailable() -> JsonResponse:
+    response = JsonResponse(envelope(DatabaseUnavailable()), status=503)
+    response["Retry-After"] = RETRY_AFTER
+    return response
+
+
+def _raised_from(exception: BaseException | None, kinds: tuple[type[Exception], ...]) -> bool:
+    """Whether `exception`, or one it was raised while handling, is of `kinds`."""
+    seen: set[int] = set()
+    while exception is not None and id(exception) not in seen:
+        if isinstance(exception, kinds):
+            return True
+        seen.add(id(exception))
+        exception = exception.__cause__ or exception.__context__
+    return False

@@ -109,6 +109,17 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
     schema = _Schema()
 
+    def perform_authentication(self, request: Request) -> None:
+        """Authenticate when first asked who the client is, not before.
+
+        An anonymous step of a flow its session cookie still opens needs
+        no user (`ownership`), so it never reads the session. A request
+        with an `Authorization` header is authenticated at once, so that a
+        bad token is refused whatever the request would have needed.
+        """
+        if "HTTP_AUTHORIZATION" in request._request.META:
+            super().perform_authentication(request)
+
     def get_throttles(self) -> list[BaseThrottle]:
         return [StartRateThrottle()] if self.action == "create" else []
 

@@ -8,6 +8,7 @@ authenticates by a header (`X-Pipeline-Token` or `Authorization: Token`).
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pytest
+from django.conf import settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -35,6 +36,16 @@ def back_url(flow_id: str) -> str:
 def script_client() -> APIClient:
     """A client with no cookies that still has CSRF checked, as a browser would."""
     return APIClient(enforce_csrf_checks=True)
+
+
+def cycle_session_key(client: FlowClient) -> str:
+    """Give the client's session a new key, its data kept, as an application may; the old key."""
+    session = client.raw.session
+    old = session.session_key
+    session.cycle_key()
+    session.save()
+    client.raw.cookies[settings.SESSION_COOKIE_NAME] = str(session.session_key)
+    return str(old)
 
 
 def post_raw(

@@ -4,14 +4,21 @@ import json
 from typing import Any
 
 import pytest
-from django.core.exceptions import PermissionDenied
-from django.db import OperationalError
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.db import DatabaseError, OperationalError
 from django.http import Http404
 from django.test import RequestFactory
 from rest_framework import exceptions
 
 from backend.onboarding.pipeline import OnboardingPipeline
-from backend.pipeline.api.exceptions import exception_handler, not_found, server_error
+from backend.pipeline.api.exceptions import (
+    bad_request,
+    exception_handler,
+    not_found,
+    server_error,
+)
 from backend.pipeline.errors import (
     CsrfFailed,
     InvalidRequest,
@@ -165,3 +172,40 @@ def test_a_database_outage_outside_api_views_is_a_503_envelope() -> None:
     assert response.status_code == 503
     assert response["Retry-After"] == "1"
     assert json.loads(response.content)["error"]["code"] == "database_unavailable"
+
+
+def _session_interrupted(cause: Exception) -> SessionInterrupted:
+    """What Django's session middleware raises when saving a session fails with `cause`."""
+    try:
+        try:
+            raise cause
+        except DatabaseError:
+            raise UpdateError  # noqa: B904  (as Django raises them: chained implicitly)
+    except UpdateError:
+        try:
+            raise SessionInterrupted("The request's session was deleted.")
+        except SessionInterrupted as interrupted:
+            return interrupted
+
+
+def test_a_session_not_saved_for_a_database_outage_is_a_503_envelope() -> None:
+    interrupted = _session_interrupted(OperationalError("server closed the connection"))
+    response = bad_request(RequestFactory().post("/api/pipelines/"), interrupted)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert json.loads(response.content)["error"]["code"] == "database_unavailable"
+
+
+@pytest.mark.parametrize(
+    "exception",
+    [
+        _session_interrupted(DatabaseError("Forced update did not affect any rows.")),
+        SuspiciousOperation("Invalid HTTP_HOST header"),
+    ],
+)
+def test_other_bad_requests_are_a_400_envelope(exception: Exception) -> None:
+    response = bad_request(RequestFactory().get("/api/pipelines/"), exception)
+    assert response.status_code == 400
+    assert json.loads(response.content) == {
+        "error": {"code": "bad_request", "message": "Bad request."}
+    }

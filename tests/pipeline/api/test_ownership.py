@@ -3,12 +3,23 @@
 from typing import Any
 
 import pytest
+from django.conf import settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from backend.pipeline import ownership
 from tests.conftest import COMPANY, CONFIRM, PROFILE, FlowClient
 
-from .conftest import API, Response, back_url, error_of, flow_url, position, script_client
+from .conftest import (
+    API,
+    Response,
+    back_url,
+    cycle_session_key,
+    error_of,
+    flow_url,
+    position,
+    script_client,
+)
 
 
 def _not_found(response: Response) -> bool:
@@ -225,3 +236,60 @@ def test_an_anonymous_flow_leaves_the_session_on_logout_but_keeps_its_token(
     assert client.post("/api/auth/logout/").status_code == 204
     assert _not_found(client.show(started["id"]))
     assert _token_client(started["token"]).get(flow_url(started["id"])).status_code == 200
+
+
+# -- the session key as owner key -------------------------------------------------------------
+
+
+def _with_session_key(key: str) -> FlowClient:
+    """Another browser, whose session cookie carries `key`."""
+    browser = FlowClient()
+    browser.raw.cookies[settings.SESSION_COOKIE_NAME] = key
+    return browser
+
+
+def test_a_session_whose_key_changed_still_reaches_its_flows(
+    client: FlowClient, at_company: dict[str, Any]
+) -> None:
+    cycle_session_key(client)
+    assert position(client, at_company["id"]) == ("company", 2)
+    assert client.submit(at_company, COMPANY).status_code == 200
+
+
+def test_the_session_key_from_before_a_login_opens_no_flow(
+    client: FlowClient, at_company: dict[str, Any], user: Any
+) -> None:
+    before = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+    assert position(_with_session_key(before), at_company["id"]) == ("company", 2)
+
+    client.login("ada", "lovelace-1815")
+
+    assert all(_not_found(r) for r in _every_action(_with_session_key(before), at_company))
+    assert position(client, at_company["id"]) == ("company", 2)
+
+
+def test_a_session_key_rotated_by_the_application_opens_no_flow_once_the_owner_key_is(
+    client: FlowClient, at_company: dict[str, Any]
+) -> None:
+    before = cycle_session_key(client)
+    session = client.raw.session
+    ownership.rotate_owner_key(session)
+    session.save()
+
+    assert _not_found(_with_session_key(before).show(at_company["id"]))
+    assert position(client, at_company["id"]) == ("company", 2)
+
+
+def test_rotating_the_owner_key_moves_every_flow_of_the_session(
+    client: FlowClient, other_client: FlowClient
+) -> None:
+    first, second = client.start().json(), client.start().json()
+    theirs = other_client.start().json()
+    session = client.raw.session
+    ownership.rotate_owner_key(session)
+    session.save()
+
+    assert client.show(first["id"]).status_code == 200
+    assert client.show(second["id"]).status_code == 200
+    assert _not_found(client.show(theirs["id"]))
+    assert other_client.show(theirs["id"]).status_code == 200

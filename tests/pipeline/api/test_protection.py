@@ -200,6 +200,14 @@ def test_a_wrong_auth_token_is_refused_with_an_envelope(db: None) -> None:
     assert error_of(response)["code"] == "authentication_failed"
 
 
+def test_a_wrong_auth_token_is_refused_even_where_the_session_cookie_opens_the_flow(
+    client: FlowClient, started: dict[str, Any]
+) -> None:
+    response = client.get(flow_url(started["id"]), HTTP_AUTHORIZATION="Token not-a-token")
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "authentication_failed"
+
+
 # -- body size --------------------------------------------------------------------------------
 
 

@@ -2,8 +2,9 @@
 
 The budgets (`django_assert_max_num_queries`) are the contract; the exact
 counts pin what the engine does today, so that a change shows up here:
-GET is the session and the flow; a submit adds the one conditional UPDATE;
-a logged-in request adds the user.
+an anonymous GET is the flow alone (its session cookie opens it, the
+session is not read); a submit adds the one conditional UPDATE; a
+logged-in request adds the session and the user.
 """
 
 from typing import Any
@@ -12,7 +13,7 @@ from pytest_django import DjangoAssertNumQueries
 
 from tests.conftest import COMPANY, PROFILE, FlowClient
 
-from .conftest import flow_url, script_client
+from .conftest import cycle_session_key, flow_url, script_client
 
 
 def test_anonymous_get_stays_within_3_queries(
@@ -41,41 +42,51 @@ def test_logged_in_submit_stays_within_4_queries(
         assert user_client.submit(started, PROFILE).status_code == 200
 
 
-def test_anonymous_get_makes_2_queries(
+def test_anonymous_get_makes_1_query(
     client: FlowClient,
     at_company: dict[str, Any],
     django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
-    with django_assert_num_queries(2):  # session, flow
+    with django_assert_num_queries(1):  # the flow
         client.show(at_company["id"])
 
 
-def test_anonymous_submit_of_a_middle_step_makes_3_queries(
+def test_anonymous_submit_of_a_middle_step_makes_2_queries(
     client: FlowClient,
     at_company: dict[str, Any],
     django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
-    with django_assert_num_queries(3):  # session, flow, conditional update
+    with django_assert_num_queries(2):  # flow, conditional update
         client.submit(at_company, COMPANY)
 
 
-def test_anonymous_invalid_submit_makes_2_queries(
+def test_anonymous_invalid_submit_makes_1_query(
     client: FlowClient,
     at_company: dict[str, Any],
     django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
-    with django_assert_num_queries(2):  # session, flow; nothing written
+    with django_assert_num_queries(1):  # flow; nothing written
         assert client.submit(at_company, {"company": ""}).status_code == 400
 
 
-def test_stale_submit_makes_2_queries(
+def test_stale_submit_makes_1_query(
     client: FlowClient,
     started: dict[str, Any],
     at_company: dict[str, Any],
     django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
-    with django_assert_num_queries(2):  # session, flow; refused before any write
+    with django_assert_num_queries(1):  # flow; refused before any write
         assert client.submit(started, PROFILE).status_code == 409
+
+
+def test_an_anonymous_get_reads_the_session_once_its_key_changed(
+    client: FlowClient,
+    at_company: dict[str, Any],
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    cycle_session_key(client)
+    with django_assert_num_queries(2):  # session (its owner key), flow
+        assert client.show(at_company["id"]).status_code == 200
 
 
 def test_logged_in_get_makes_3_queries(
