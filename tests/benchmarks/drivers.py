@@ -9,8 +9,8 @@ silently measured 403s or re-rendered forms would measure nothing.
 
 - `floor`: three POSTs of JSON to /bench/floor/<step>/ (`floor.py`);
 - `bare`: four POSTs of the same JSON to /bench/bare/<step>/, which only
-  authenticates, checks CSRF and answers (`floor.py`): a reference that
-  bounds c/a, not a contender;
+  authenticates, checks CSRF and answers (`floor.py`): a reference (what
+  four requests cost before any step), not a contender;
 - `wizard`: the wizard's GET, then three form POSTs to /bench/wizard/
   (`wizard.py`), each answered with HTML;
 - `ours`: POST /api/pipelines/, then three submits, with the session cookie;

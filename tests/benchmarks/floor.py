@@ -12,10 +12,10 @@ own session authentication checks it only for logged-in users), so the
 three are measured under the same rule.
 
 The bare view is a reference, not a contender: the same request less the
-step (parse the body, authenticate by the session, check CSRF, answer), made as often as
-ours makes requests per flow. What a request costs before any work is
-done bounds c/a: ours makes four requests where the floor makes three, so
-c/a cannot exceed the bare flows' rate over the floor's.
+step (parse the body, authenticate by the session, check CSRF, answer),
+made as often as ours makes requests per flow. It shows what ours' fourth
+request costs before any work is done: ours makes four requests where the
+floor makes three (though only its start reads the session).
 """
 
 from typing import Any

@@ -24,7 +24,7 @@ results.json (test-output/bench/results.json):
                               session's statements and transaction control.
         ratios   {"c/a", "c/b", "c_token/a", "c_token/b", "bare/a"} (of median flows
                  per second; "bare/a", four bare requests against the floor's flow,
-                 is the most c/a could be)
+                 is c/a if ours' steps cost nothing and read the session as often)
     targets      [{name, database, store, mode, value, limit, met}]
     scale        1k vs 1M stored flows (PostgreSQL, in-process), or null
     profiles     cProfile of ours, in-process, where a target was missed (or asked for)

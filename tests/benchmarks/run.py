@@ -18,8 +18,8 @@ Contenders (`drivers.py`), each driving complete three-step onboarding flows:
 
 and a reference, `bare`: four requests per flow (as many as ours makes)
 to a DRF view that authenticates, checks CSRF, parses the body and
-answers, doing no step. Its ratio to the floor, `bare/a`, is the most c/a
-could be with an engine that cost nothing.
+answers, doing no step. Its ratio to the floor, `bare/a`, is what c/a
+would be if ours' steps cost nothing and read the session as often.
 
 For each database (SQLite, PostgreSQL) and flow store (the database, Redis;
 with Redis the sessions are in Redis too, for all three), one process
