@@ -57,9 +57,11 @@ end
 return 1
 """
 
-# KEYS: flow; ARGV: old owner hash, new one. Moves the flow only if it is still there.
+# KEYS: flow; ARGV: old owner hash, new one. Moves the flow only if it is still
+# there (a flow stored before the hash had a field of its own has none).
 _REBIND = """
-if redis.call('HGET', KEYS[1], 's') == ARGV[1] then
+local owner = redis.call('HGET', KEYS[1], 's')
+if owner == ARGV[1] or (owner == false and redis.call('EXISTS', KEYS[1]) == 1) then
   redis.call('HSET', KEYS[1], 's', ARGV[2])
   return 1
 end
@@ -130,7 +132,7 @@ class RedisStore(FlowStore):
         version, doc, session_hash = self.client.hmget(self._flow(flow_id), ["v", "doc", "s"])
         if version is None or doc is None:
             return None
-        return _load(_text(doc), int(version), _text(session_hash or b""))
+        return _load(_text(doc), int(version), session_hash)
 
     def load_by_token(self, token_hash: str) -> FlowState | None:
         if not token_hash:
@@ -280,8 +282,10 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _load(doc: str, version: int, session_hash: str) -> FlowState:
+def _load(doc: str, version: int, session_hash: Any) -> FlowState:
     raw = json.loads(doc)
+    # A flow stored before the owner hash had a field of its own keeps it in its state.
+    owner = raw.get("session_hash", "") if session_hash is None else _text(session_hash)
     return FlowState(
         id=raw["id"],
         frame=Frame.from_json(raw["frame"]),
@@ -294,7 +298,7 @@ def _load(doc: str, version: int, session_hash: str) -> FlowState:
         errors=raw["errors"],
         user_id=raw["user_id"],
         token_hash=raw["token_hash"],
-        session_hash=session_hash,
+        session_hash=owner,
         return_to=raw["return_to"],
         callback_hash=raw["callback_hash"],
     )

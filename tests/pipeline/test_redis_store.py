@@ -1,5 +1,6 @@
 """The engine on the Redis store: flows, finishing, callbacks, through the API."""
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -95,3 +96,24 @@ def test_callbacks_resume_flows_on_redis(client: FlowClient) -> None:
     assert moved.json()["step"]["name"] == "after"
     replayed = _come_back(client, _state_of(started))
     assert replayed.json()["error"]["code"] == "state_reused"
+
+
+def test_a_flow_stored_with_its_owner_in_its_state_is_still_its_sessions(
+    client: FlowClient, on_redis: RedisStore
+) -> None:
+    # As flows were stored before the owner hash had a field of its own.
+    started = client.start().json()
+    key = on_redis._flow(started["id"])
+    state = on_redis.load(started["id"])
+    assert state is not None
+    stored = on_redis.client.hget(key, "doc")
+    assert stored is not None
+    doc = json.loads(stored)
+    on_redis.client.hset(key, "doc", json.dumps({**doc, "session_hash": state.session_hash}))
+    on_redis.client.hdel(key, "s")
+
+    assert client.show(started["id"]).status_code == 200
+    on_redis.rebind_session(state.session_hash, "moved")
+    moved = on_redis.load(started["id"])
+    assert moved is not None
+    assert moved.session_hash == "moved"
