@@ -119,6 +119,18 @@ class Faulty:
         if self.lock is not None:
             self.lock.give_back()
 
+    def cut_at(self, gate: str, call: Callable[[], requests.Response]) -> requests.Response:
+        """Make `call`, take the database away while it waits at `gate`; its answer."""
+        self.gates.hold(gate)
+        pending = Pending(call)
+        self.gates.reached(gate)
+        self.cut()
+        try:
+            self.gates.release(gate)
+            return pending.response()
+        finally:
+            self.restore()
+
 
 @pytest.fixture(scope="module")
 def faulty_server(
@@ -289,16 +301,8 @@ def test_a_session_that_cannot_be_saved_answers_503_not_500(faulty: Faulty) -> N
     # API view is done, outside DRF's exception handler: Django turns that
     # failure into a 400 (`SessionInterrupted`), answered by `bad_request`.
     browser = Api.browser(faulty.server.url)
-    faulty.gates.hold("show")
-    pending = Pending(lambda: browser.start("slow"))
-    faulty.gates.reached("show")  # the flow is stored; the session is not saved yet
-
-    faulty.cut()
-    try:
-        faulty.gates.release("show")
-        refused = pending.response()
-    finally:
-        faulty.restore()
+    # At "show": the flow is stored; the session is not saved yet.
+    refused = faulty.cut_at("show", lambda: browser.start("slow"))
 
     assert_unavailable(refused)
     assert "sessionid" not in browser.http.cookies
@@ -333,16 +337,8 @@ def test_the_database_lost_inside_a_step_answers_503_and_nothing_is_written(
     started, client = started_flow(faulty.server.url, "slow")
     flow_id = started["id"]
     before = snapshot(flow_id)
-    faulty.gates.hold("step")
-    pending = Pending(lambda: client.submit(flow_id, 1, {"name": "Ada"}))
-    faulty.gates.reached("step")  # the flow is read; nothing is written yet
-
-    faulty.cut()
-    try:
-        faulty.gates.release("step")
-        refused = pending.response()
-    finally:
-        faulty.restore()
+    # At "step": the flow is read; nothing is written yet.
+    refused = faulty.cut_at("step", lambda: client.submit(flow_id, 1, {"name": "Ada"}))
 
     assert_unavailable(refused)
     assert snapshot(flow_id) == before
@@ -359,16 +355,10 @@ def test_the_database_lost_while_finishing_keeps_neither_the_claim_nor_the_effec
     flow_id = started["id"]
     named = body_of(client.submit(flow_id, 1, {"name": "Ada"}), 200)
     before = snapshot(flow_id)
-    faulty.gates.hold("finish")
-    pending = Pending(lambda: client.submit(flow_id, named["step"]["version"], CONFIRM))
-    faulty.gates.reached("finish")  # claimed, and the effect written, in an open transaction
-
-    faulty.cut()
-    try:
-        faulty.gates.release("finish")
-        refused = pending.response()
-    finally:
-        faulty.restore()
+    # At "finish": claimed, and the effect written, in an open transaction.
+    refused = faulty.cut_at(
+        "finish", lambda: client.submit(flow_id, named["step"]["version"], CONFIRM)
+    )
 
     assert_unavailable(refused)
     assert snapshot(flow_id) == before
