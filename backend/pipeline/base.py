@@ -167,11 +167,7 @@ class Pipeline:
         now = timezone.now()
         user_id = ownership.owner_user_id(self.request)
         session_hash = ownership.session_hash(self.request, create=True)
-        if (user_id is not None or session_hash) and get_store().count_active(
-            user_id=user_id, session_hash=session_hash, now=now
-        ) >= conf.MAX_ACTIVE_FLOWS:
-            raise TooManyFlows()
-        self.token, token_hash = ownership.new_token()
+        token, token_hash = ownership.new_token()
         state = FlowState(
             id=uuid.uuid4().hex,
             frame=frame,
@@ -183,7 +179,12 @@ class Pipeline:
             session_hash=session_hash,
             return_to=return_to,
         )
-        get_store().create(state)
+        store = get_store()
+        if user_id is None and not session_hash:
+            store.create(state)  # held by its token alone: no owner to limit
+        elif not store.create_within(state, conf.MAX_ACTIVE_FLOWS):
+            raise TooManyFlows()
+        self.token = token
         self._state, self._state_known = state, True
 
     def current_step(self) -> Response:

@@ -14,7 +14,8 @@ expired flow is still answered 410 for a while before it is simply gone.
 Indexes, all expiring with their flows: the flow token's hash → id; per
 session and pipeline type, a sorted set of flows by start (for
 `get_for_request`); per owner, a sorted set of unfinished flows by expiry
-(for the active-flow limit); the callback states.
+(for the active-flow limit, which a start counts and joins in one script, so
+racing starts cannot pass it); the callback states.
 
 Limits: Redis writes do not roll back with `atomic()`. The engine makes up
 for a `finish_pipeline` that fails (the flow goes back to its last step),
@@ -41,6 +42,27 @@ from .state import ACTIVE, FlowState, Frame
 from .store import CallbackRecord, FlowStore
 
 _FLOW_ID = re.compile(r"[0-9a-f]{32}")
+
+# KEYS: flow, token index, session index (by start), active set; ARGV: version,
+# doc, owner hash, expire at (ms), flow id, start (ms), expiry (ms), limit ("" for
+# none), now (ms), then "1" or "0": has a token, has a session, counts as active.
+# Counting and creating in one script makes the limit exact, in one round trip.
+_CREATE = """
+local limit = tonumber(ARGV[8])
+if limit and redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[9], '+inf') >= limit then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2], 's', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+if ARGV[10] == '1' then redis.call('SET', KEYS[2], ARGV[5], 'PXAT', ARGV[4]) end
+if ARGV[11] == '1' then
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+  redis.call('PEXPIREAT', KEYS[3], ARGV[4])
+end
+if ARGV[12] == '1' then
+  redis.call('ZADD', KEYS[4], ARGV[7], ARGV[5])
+  redis.call('PEXPIREAT', KEYS[4], ARGV[4])
+end
+return 1
+"""
 
 # KEYS: flow, active set; ARGV: expected version, new version, doc, expire at (ms),
 # flow id, "1" if still active, its expiry (ms) as the active set's score.
@@ -93,6 +115,10 @@ class RedisStore(FlowStore):
         return redis.Redis.from_url(url or "redis://127.0.0.1:6379/0")
 
     @functools.cached_property
+    def _create(self) -> Any:
+        return self.client.register_script(_CREATE)
+
+    @functools.cached_property
     def _cas(self) -> Any:
         return self.client.register_script(_COMPARE_AND_SET)
 
@@ -107,24 +133,37 @@ class RedisStore(FlowStore):
     # -- the interface --------------------------------------------------------
 
     def create(self, state: FlowState) -> None:
-        expire_at = self._expire_at(state)
-        with self.client.pipeline(transaction=True) as batch:
-            batch.hset(
+        self._insert(state, limit=None)
+
+    def create_within(self, state: FlowState, limit: int) -> bool:
+        return self._insert(state, limit=limit)
+
+    def _insert(self, state: FlowState, *, limit: int | None) -> bool:
+        none = self._key("none")  # in place of an index the flow is not in
+        owner = self._owner(state)
+        active = bool(owner) and state.status == ACTIVE
+        session = state.session_hash
+        created = self._create(
+            keys=[
                 self._flow(state.id),
-                mapping={"v": state.version, "doc": _dump(state), "s": state.session_hash},
-            )
-            batch.pexpireat(self._flow(state.id), expire_at)
-            if state.token_hash:
-                batch.set(self._key("token", state.token_hash), state.id, pxat=expire_at)
-            if state.session_hash:
-                started = self._key("session", state.session_hash, state.pipeline)
-                batch.zadd(started, {state.id: _ms(state.created_at)})
-                batch.pexpireat(started, expire_at)
-            owner = self._owner(state)
-            if owner:
-                batch.zadd(owner, {state.id: _ms(state.expires_at)})
-                batch.pexpireat(owner, expire_at)
-            batch.execute()
+                self._key("token", state.token_hash) if state.token_hash else none,
+                self._key("session", session, state.pipeline) if session else none,
+                owner or none,
+            ],
+            args=[
+                state.version,
+                _dump(state),
+                session,
+                self._expire_at(state),
+                state.id,
+                _ms(state.created_at),
+                _ms(state.expires_at),
+                "" if limit is None or not owner else limit,
+                _ms(state.created_at),
+                *("1" if flag else "0" for flag in (state.token_hash, session, active)),
+            ],
+        )
+        return bool(created)
 
     def load(self, flow_id: str) -> FlowState | None:
         if not isinstance(flow_id, str) or not _FLOW_ID.fullmatch(flow_id):

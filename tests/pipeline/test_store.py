@@ -187,6 +187,59 @@ def test_count_active_counts_the_unfinished_unexpired_flows_of_one_owner(
     assert store.count_active(user_id=None, session_hash="s3", now=now) == 0
 
 
+@pytest.mark.parametrize("user_bound", [False, True], ids=["session", "user"])
+def test_create_within_stores_a_flow_only_while_its_owner_has_fewer_unfinished_than_the_limit(
+    store: FlowStore, user_bound: bool, django_user_model: Any
+) -> None:
+    user_id = django_user_model.objects.create(username="limited").pk if user_bound else None
+    now = timezone.now()
+
+    def mine(**changes: object) -> FlowState:
+        return _flow(session_hash="s1", user_id=user_id, **changes)
+
+    finished = mine(status="complete")
+    store.create(finished)
+    store.create(mine(expires_at=now - timedelta(seconds=1)))
+    first, second, refused = mine(), mine(), mine()
+
+    assert store.create_within(first, 2)
+    assert store.create_within(second, 2)
+    assert not store.create_within(refused, 2)
+
+    assert store.load(refused.id) is None
+    assert store.count_active(user_id=user_id, session_hash="s1", now=now) == 2
+    another_owner = _flow(session_hash="s2")
+    assert store.create_within(another_owner, 2)
+    assert store.load(another_owner.id) is not None
+
+
+def test_redis_keeps_the_limit_when_starts_race() -> None:
+    # The count and the creation are one script: no two starts see the same count.
+    client = redis_client()
+    prefix = f"test-{uuid.uuid4().hex}:"
+    store = RedisStore(client=client, prefix=prefix)
+    racers = 8
+    barrier = threading.Barrier(racers)
+    created: list[bool] = []
+
+    def start() -> None:
+        state = _flow(session_hash="s1")
+        barrier.wait()
+        created.append(store.create_within(state, 3))
+
+    threads = [threading.Thread(target=start) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert created.count(True) == 3
+        assert store.count_active(user_id=None, session_hash="s1", now=timezone.now()) == 3
+    finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+
+
 def test_rebinding_a_session_moves_all_its_flows_and_only_its(store: FlowStore) -> None:
     now = timezone.now()
     active, finished = _flow(session_hash="s1"), _flow(session_hash="s1")
@@ -285,8 +338,9 @@ def test_concurrent_compare_and_set_lets_exactly_one_writer_win(store: FlowStore
 
 
 @pytest.mark.parametrize("user_bound", [False, True], ids=["session", "user"])
+@pytest.mark.parametrize("counted_by", ["count_active", "create_within"])
 def test_counting_unfinished_flows_reads_only_the_index_of_active_ones(
-    user_bound: bool, django_user_model: Any
+    user_bound: bool, counted_by: str, django_user_model: Any
 ) -> None:
     """A start counts unfinished flows by a partial index, however many the owner finished."""
     user = django_user_model.objects.create(username="counted") if user_bound else None
@@ -300,11 +354,15 @@ def test_counting_unfinished_flows_reads_only_the_index_of_active_ones(
     store.create(_flow(session_hash="s1"))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+    user_id = user.pk if user else None
     with CaptureQueriesContext(connection) as captured:
-        count = store.count_active(
-            user_id=user.pk if user else None, session_hash="s1", now=timezone.now()
-        )
-    (query,) = captured.captured_queries
+        if counted_by == "count_active":
+            count = store.count_active(user_id=user_id, session_hash="s1", now=timezone.now())
+        else:
+            # With a limit of one, refused exactly when one unfinished flow is counted.
+            refused = not store.create_within(_flow(session_hash="s1", user_id=user_id), 1)
+            count = int(refused)
+    (query,) = captured.captured_queries  # counted and inserted in one statement
     expected = "flow_active_by_user" if user_bound else "flow_active_by_session"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -79,6 +79,25 @@ def test_stale_submit_makes_1_query(
         assert client.submit(started, PROFILE).status_code == 409
 
 
+def test_another_anonymous_start_makes_2_queries(
+    client: FlowClient,
+    started: dict[str, Any],
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    # session (is it logged in?), then the insert that counts the session's
+    # unfinished flows as it goes: the session is not written again.
+    with django_assert_num_queries(2):
+        assert client.start().status_code == 201
+
+
+def test_another_logged_in_start_makes_3_queries(
+    user_client: FlowClient, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    user_client.start()
+    with django_assert_num_queries(3):  # session, user, the counting insert
+        assert user_client.start().status_code == 201
+
+
 def test_an_anonymous_get_reads_the_session_once_its_key_changed(
     client: FlowClient,
     at_company: dict[str, Any],
