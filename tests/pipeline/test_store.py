@@ -18,6 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backend.pipeline import store as store_module
 from backend.pipeline.models import Flow
 from backend.pipeline.redis_store import RedisStore
 from backend.pipeline.state import FlowState, Frame
@@ -211,6 +212,25 @@ def test_create_within_stores_a_flow_only_while_its_owner_has_fewer_unfinished_t
     another_owner = _flow(session_hash="s2")
     assert store.create_within(another_owner, 2)
     assert store.load(another_owner.id) is not None
+
+
+def test_on_other_databases_the_database_store_counts_then_inserts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Databases not known to take the one-statement form get the two statements.
+    monkeypatch.setattr(store_module, "_GUARDED_INSERT_VENDORS", frozenset())
+    store = DatabaseStore()
+    store.create(_flow(session_hash="s1"))
+    with CaptureQueriesContext(connection) as captured:
+        refused = _flow(session_hash="s1")
+        assert not store.create_within(refused, 1)
+        assert store.create_within(_flow(session_hash="s1"), 2)
+    assert [query["sql"].split()[0] for query in captured.captured_queries] == [
+        "SELECT",
+        "SELECT",
+        "INSERT",
+    ]
+    assert store.load(refused.id) is None
 
 
 def test_redis_keeps_the_limit_when_starts_race() -> None:
