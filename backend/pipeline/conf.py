@@ -29,7 +29,7 @@ class PipelineSettings:
 
     @property
     def MAX_ACTIVE_FLOWS(self) -> int:
-        """Unfinished flows one client (session, token or user) may have at once."""
+        """Unfinished flows one session (or user) may have at once."""
         return int(getattr(settings, "PIPELINE_MAX_ACTIVE_FLOWS", 50))
 
     @property
