@@ -17,7 +17,7 @@ import pytest
 
 from backend.pipeline.models import Flow
 
-from . import measure, report, run
+from . import report, run
 from .drivers import (
     FORM,
     JSON,
@@ -239,34 +239,6 @@ def test_the_json_output_has_the_documented_keys(tmp_path: Path) -> None:
         "submit queries besides the session's",
     }
     assert "ours_token" in report.table(loaded)
-
-
-def test_in_process_rounds_take_the_drivers_in_turns_flow_by_flow(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    ran: list[tuple[str, int]] = []
-
-    def run_flow(
-        driver: str, client: Any, index: int, recorder: Recorder, *around: Any, **kwargs: Any
-    ) -> None:
-        ran.append((driver, index))
-        recorder.add("flow", 1)
-        for counter in around:
-            with counter("flow"):
-                pass
-
-    monkeypatch.setattr(measure, "run_flow", run_flow)
-    measure_in_process(flows=2, rounds=2, flows_per_client=1, drivers=("floor", "ours"), warmup=1)
-
-    assert [driver for driver, _ in ran] == [
-        *("floor", "ours"),  # the warm-up
-        *("floor", "ours", "floor", "ours"),  # round 1
-        *("ours", "floor", "ours", "floor"),  # round 2, its order rotated
-        *("floor",) * 4,  # then the queries, counted driver by driver
-        *("ours",) * 4,
-    ]
-    timed = [index for _, index in ran[:10]]
-    assert len(set(timed)) == len(timed)
 
 
 def test_the_driver_never_empties_a_database_that_is_not_a_bench_one() -> None:
