@@ -355,9 +355,11 @@ class FlowTable:
     def insert(
         self, values: dict[str, Any], *, fewer_than: tuple[int, str, Sequence[Any]] | None = None
     ) -> bool:
-        """Insert a row; with `fewer_than` (limit, where, its prepared
-        parameters), only while fewer than `limit` rows match `where`.
-        Whether the row was inserted."""
+        """Insert a row; whether it was inserted.
+
+        With `fewer_than` (a limit, a condition and its prepared
+        parameters), only while fewer than `limit` rows meet the condition.
+        """
         columns = ", ".join(self.quoted[column] for column in values)
         marks = ", ".join(["%s"] * len(values))
         connection = connections[self.alias]
