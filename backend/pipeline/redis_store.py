@@ -45,19 +45,20 @@ _FLOW_ID = re.compile(r"[0-9a-f]{32}")
 
 # KEYS: flow, token index, session index (by start), active set; ARGV: version,
 # doc, owner hash, expire at (ms), flow id, start (ms), expiry (ms), limit ("" for
-# none), now (ms), then "1" or "0": has a token, has a session, counts as active.
-# Counting and creating in one script makes the limit exact, in one round trip.
+# none), then "1" or "0": has a token, has a session, counts as active. The limit
+# counts the owner's flows unexpired at the start. Counting and creating in one
+# script makes the limit exact, in one round trip.
 _CREATE = """
 local limit = tonumber(ARGV[8])
-if limit and redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[9], '+inf') >= limit then return 0 end
+if limit and redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[6], '+inf') >= limit then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2], 's', ARGV[3])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
-if ARGV[10] == '1' then redis.call('SET', KEYS[2], ARGV[5], 'PXAT', ARGV[4]) end
-if ARGV[11] == '1' then
+if ARGV[9] == '1' then redis.call('SET', KEYS[2], ARGV[5], 'PXAT', ARGV[4]) end
+if ARGV[10] == '1' then
   redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
   redis.call('PEXPIREAT', KEYS[3], ARGV[4])
 end
-if ARGV[12] == '1' then
+if ARGV[11] == '1' then
   redis.call('ZADD', KEYS[4], ARGV[7], ARGV[5])
   redis.call('PEXPIREAT', KEYS[4], ARGV[4])
 end
@@ -159,7 +160,6 @@ class RedisStore(FlowStore):
                 _ms(state.created_at),
                 _ms(state.expires_at),
                 "" if limit is None or not owner else limit,
-                _ms(state.created_at),
                 *("1" if flag else "0" for flag in (state.token_hash, session, active)),
             ],
         )
