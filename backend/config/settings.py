@@ -89,6 +89,12 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Behind a pooler that hands each transaction its own server connection
+# (PgBouncer's transaction mode): no server-side cursors, and no prepared
+# statements, which the flow store otherwise uses on PostgreSQL.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
+    "DATABASE_DISABLE_SERVER_SIDE_CURSORS"
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not the in-memory default: tests of concurrent writers need
     # connections that really contend for SQLite's write lock. One per

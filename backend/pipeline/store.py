@@ -26,6 +26,7 @@ from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from .conf import conf
+from .prepared import cursor_for
 from .state import ACTIVE, FlowState, Frame
 
 if TYPE_CHECKING:
@@ -334,7 +335,7 @@ class FlowTable:
         order = f" ORDER BY {self.quoted['created_at']} DESC" if newest else ""
         sql = f"SELECT {self.selected} FROM {self.name} WHERE {where}{order} LIMIT 1"
         connection = connections[self.alias]
-        with connection.cursor() as cursor:
+        with cursor_for(connection, sql) as cursor:
             cursor.execute(sql, self._params(equal, connection))
             row = cursor.fetchone()
         if row is None:
@@ -347,8 +348,9 @@ class FlowTable:
 
     def count(self, where: str, params: Sequence[Any]) -> int:
         """How many rows match `where`, whose parameters are already prepared."""
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(f"SELECT COUNT(*) FROM {self.name} WHERE {where}", params)
+        sql = f"SELECT COUNT(*) FROM {self.name} WHERE {where}"
+        with cursor_for(connections[self.alias], sql) as cursor:
+            cursor.execute(sql, params)
             (found,) = cursor.fetchone()
         return int(found)
 
@@ -373,7 +375,7 @@ class FlowTable:
                 f"WHERE (SELECT COUNT(*) FROM {self.name} WHERE {where}) < %s"
             )
             params += [*where_params, limit]
-        with connection.cursor() as cursor:
+        with cursor_for(connection, sql) as cursor:
             cursor.execute(sql, params)
             return bool(cursor.rowcount == 1)
 
@@ -386,7 +388,7 @@ class FlowTable:
         )
         connection = connections[self.alias]
         params = [*self._params(values, connection), self.prep("id", flow_id, connection), version]
-        with connection.cursor() as cursor:
+        with cursor_for(connection, sql) as cursor:
             cursor.execute(sql, params)
             return bool(cursor.rowcount == 1)
 

@@ -375,21 +375,27 @@ def test_counting_unfinished_flows_reads_only_the_index_of_active_ones(
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     user_id = user.pk if user else None
-    with CaptureQueriesContext(connection) as captured:
+    sent: list[tuple[str, Any]] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
         if counted_by == "count_active":
             count = store.count_active(user_id=user_id, session_hash="s1", now=timezone.now())
         else:
             # With a limit of one, refused exactly when one unfinished flow is counted.
             refused = not store.create_within(_flow(session_hash="s1", user_id=user_id), 1)
             count = int(refused)
-    (query,) = captured.captured_queries  # counted and inserted in one statement
+    ((sql, params),) = sent  # counted and inserted in one statement
     expected = "flow_active_by_user" if user_bound else "flow_active_by_session"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL enable_seqscan = off")  # a small table is scanned otherwise
-            cursor.execute(f"EXPLAIN {query['sql']}")
+            cursor.execute(f"EXPLAIN {sql}", params)
         else:
-            cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert expected in plan
     assert count == (0 if user_bound else 1)
