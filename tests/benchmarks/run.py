@@ -75,7 +75,13 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--flows", type=int, default=40, help="complete flows per round")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds of each contender")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=15,
+        help="timed rounds of each contender (many: on a shared machine one round's speed "
+        "may be twice another's, and a median of few moves with it)",
+    )
     parser.add_argument(
         "--databases", type=_list(databases.DATABASES), default=list(databases.DATABASES)
     )
