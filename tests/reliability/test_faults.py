@@ -26,7 +26,9 @@ before it is written; inside the finishing transaction, after the flow was
 claimed and `finish_pipeline` wrote its effect; or, starting a flow, after
 the flow was stored and before the session is saved (by middleware, outside
 the API view). One server serves the whole module, and each test leaves it
-as it found it: database back, gates open, four workers running.
+as it found it: database back, gates open, four workers running. The last
+test has a server of its own, one worker keeping its connection
+(`CONN_MAX_AGE`), whose statements run prepared when the database goes.
 """
 
 from __future__ import annotations
@@ -411,3 +413,71 @@ def test_a_worker_killed_inside_a_step_leaves_the_flow_before_it(
     assert effect.config["flow"] == flow_id
     assert effect.config["pid"] != worker
     assert done["result"]["effect"] == effect.pk
+
+
+# -- persistent connections ---------------------------------------------------------------------
+
+
+def onboard(client: Api, flow_id: str, index: int) -> Data:
+    """The three onboarding steps of a started flow; the completed descriptor."""
+    body_of(client.submit(flow_id, 1, profile(index)), 200)
+    body_of(client.submit(flow_id, 2, company(index)), 200)
+    return body_of(client.submit(flow_id, 3, CONFIRM), 200)
+
+
+def served_prepared(client: Api, flow_id: str) -> bool:
+    """Whether the server read the flow for a GET by a prepared statement.
+
+    The server's connection is the one other to the test database; its
+    last statement, the read of the GET, shows `$1` where it was bound on
+    the server, as prepared statements are, and values otherwise.
+    """
+    body_of(client.show(flow_id), 200)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT query FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND query LIKE %s",
+            ["SELECT %pipeline_flow%"],
+        )
+        (query,) = [row[0] for row in cursor.fetchall()]
+    return "$1" in query
+
+
+@needs_postgresql
+def test_a_persistent_connection_lost_with_its_prepared_statements_is_replaced(
+    tmp_path: Any,
+) -> None:
+    # One worker keeping its connection (CONN_MAX_AGE): after a few flows the
+    # flow table's statements run prepared on it (backend.pipeline.prepared).
+    # The database going away takes the connection and what it prepared
+    # along; the next connection serves, and prepares, as the first did.
+    settings = connection.settings_dict
+    proxy = TcpProxy((str(settings["HOST"] or "127.0.0.1"), int(settings["PORT"] or 5432)))
+    proxy.start()
+    env = {"DATABASE_URL": database_url(port=proxy.port), "DATABASE_CONN_MAX_AGE": "60"}
+    server = Server(tmp_path, env, workers=1)
+    try:
+        server.start()
+        for index in range(3):
+            started, client = started_flow(server.url)
+            assert onboard(client, started["id"], index)["status"] == "complete"
+        started, client = started_flow(server.url)
+        flow_id = started["id"]
+        assert served_prepared(client, flow_id)
+
+        proxy.cut("refuse")
+        try:
+            refused = client.submit(flow_id, 1, profile(9))
+        finally:
+            proxy.restore()
+
+        assert_unavailable(refused)
+        # A new connection: its first read is not prepared, its third on are.
+        assert not served_prepared(client, flow_id)
+        done = onboard(client, flow_id, 9)
+        assert done["result"] == {**profile(9), **company(9)}
+        assert served_prepared(client, flow_id)
+    finally:
+        server.stop()
+        proxy.close()
