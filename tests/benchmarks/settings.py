@@ -3,8 +3,9 @@
 `DJANGO_SETTINGS_MODULE=tests.benchmarks.settings`, with `DATABASE_URL`,
 `REDIS_URL` and `PIPELINE_STORE` set by the driver (`run.py`) for each
 configuration measured. On top of the project's settings: django-formtools
-installed, the bench URLs (the project's plus /bench/floor/ and
-/bench/wizard/), the bench templates, no start throttle, DEBUG off.
+installed, the bench URLs (the project's plus /bench/floor/, /bench/bare/
+and /bench/wizard/), CORS handled on them as on the API, the bench
+templates, no start throttle, DEBUG off.
 """
 
 from pathlib import Path
