@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -61,32 +62,23 @@ def cursor_for(connection: BaseDatabaseWrapper, sql: str) -> CursorWrapper:
 
 
 def _preparing_cursor(connection: BaseDatabaseWrapper, driver: Any) -> Any:
-    """A psycopg cursor that binds on the server and prepares what it runs.
-
-    Built as Django builds its own (`DatabaseWrapper.create_cursor`): its
-    time zone registered only where the connection's differs.
-    """
-    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID  # type: ignore[attr-defined]
-    from django.db.backends.postgresql.psycopg_any import (  # type: ignore[import-untyped]
-        register_tzloader,
-    )
-    from psycopg.pq import Format
-
+    """A psycopg cursor that binds on the server and prepares what it runs."""
     if driver.prepare_threshold is None:
         # With no threshold psycopg prepares nothing, even on request (Django
         # sets none); one that no count reaches prepares only what asks.
         driver.prepare_threshold = sys.maxsize
-    cursor = _preparing_cursor_class()(driver)
-    timezone = connection.timezone
-    if timezone != driver.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
-        register_tzloader(timezone, cursor)
-    return cursor
+    return _cursor_builder()(connection, driver)
 
 
 @functools.cache
-def _preparing_cursor_class() -> type[Any]:
-    # Defined on first use: psycopg is there only where PostgreSQL is used.
+def _cursor_builder() -> Callable[[BaseDatabaseWrapper, Any], Any]:
+    """How to build a preparing cursor; made once, as psycopg is there only on PostgreSQL."""
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID  # type: ignore[attr-defined]
+    from django.db.backends.postgresql.psycopg_any import (  # type: ignore[import-untyped]
+        register_tzloader,
+    )
     from psycopg import Cursor
+    from psycopg.pq import Format
 
     class PreparingCursor(Cursor[Any]):
         def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
@@ -98,4 +90,13 @@ def _preparing_cursor_class() -> type[Any]:
             self._query = pgq
             super()._send_query_prepared(name, pgq, **options)
 
-    return PreparingCursor
+    def build(connection: BaseDatabaseWrapper, driver: Any) -> Any:
+        # As Django builds its own (`DatabaseWrapper.create_cursor`): the
+        # time zone registered only where the connection's differs.
+        cursor = PreparingCursor(driver)
+        timezone = connection.timezone
+        if timezone != driver.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
+            register_tzloader(timezone, cursor)
+        return cursor
+
+    return build
