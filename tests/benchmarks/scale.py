@@ -7,7 +7,8 @@ migrated at each run, and dropped after it unless `--keep`:
 flow table is filled by COPY with filler flows (every status, some
 expired) to `size - flows` rows, as a bulk load is done: secondary
 indexes dropped and built again after, then VACUUM ANALYZE, then
-CHECKPOINT.
+CHECKPOINT. COPY fills each page only to the table's fillfactor, as the
+flows a running app starts would.
 
 Then rounds alternate between the two databases (same process, the
 connection switched), so that whatever the machine does meanwhile falls on
