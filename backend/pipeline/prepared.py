@@ -5,7 +5,7 @@ over and over. PostgreSQL parses and plans a statement anew each time
 unless it is prepared, and Django's cursors bind parameters on the client
 and never prepare. Prepared, a flow's read and its compare-and-set each
 took 70-80 µs less here, and a whole flow of ours 8-12% less
-(PostgreSQL, in-process, README: Performance).
+(PostgreSQL, in-process, tests/benchmarks/README.md).
 
 Preparing costs a round trip of its own, once per statement and
 connection. So a statement is prepared on a connection only the third

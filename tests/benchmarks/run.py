@@ -34,7 +34,8 @@ queries per request (in-process), the ratios c/a and c/b, and, with
 
 The table is printed; the whole is written to test-output/bench/results.json
 (keys documented in `report.py`). Nothing is asserted about speed: this
-measures, the README states the targets.
+measures: the project README states the targets, and README.md beside this
+file records every run.
 """
 
 from __future__ import annotations
