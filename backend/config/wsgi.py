@@ -4,6 +4,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from .charsets import guard_wsgi
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
 
-application = get_wsgi_application()
+application = guard_wsgi(get_wsgi_application())

@@ -15,7 +15,10 @@ def is_allowed_target(url: str, also: Iterable[str] = ()) -> bool:
     than http and https, control characters); the origin must then match one
     listed exactly, scheme and port included.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket: no URL at all
+        return False
     if not (parts.scheme or parts.netloc):
         return url_has_allowed_host_and_scheme(url, allowed_hosts=None)
     origin = f"{parts.scheme}://{parts.netloc}"

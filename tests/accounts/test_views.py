@@ -113,6 +113,29 @@ def test_login_with_bad_json_returns_400_parse_error(client: FlowClient) -> None
     assert error_code(response) == "parse_error"
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "code"),
+    [
+        ("application/json; charset=rot13", '{"username": "ada"}', 415, "unsupported_media_type"),
+        (
+            "multipart/form-data; boundary=XyZ; charset=rot13",
+            '--XyZ\r\nContent-Disposition: form-data; name="username"\r\n\r\nada\r\n--XyZ--\r\n',
+            400,
+            "parse_error",
+        ),
+    ],
+)
+def test_login_with_a_body_in_a_charset_that_is_not_text_is_refused(
+    client: FlowClient, user: Any, content_type: str, body: str, status: int, code: str
+) -> None:
+    response = client.raw.post(
+        "/api/auth/login/", body, content_type=content_type, HTTP_X_CSRFTOKEN=client.csrf_token
+    )
+    assert response.status_code == status
+    assert error_code(response) == code
+    assert client.get("/api/auth/me/").json()["authenticated"] is False
+
+
 def test_login_without_csrf_token_returns_403_csrf_failed(client: FlowClient, user: Any) -> None:
     response = client.raw.post(
         "/api/auth/login/", {"username": "ada", "password": "lovelace-1815"}, format="json"

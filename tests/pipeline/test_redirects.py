@@ -26,6 +26,9 @@ def test_paths_and_urls_on_an_allowed_origin_are_allowed(url: str) -> None:
         "https://app.example.com.evil.test/",
         "javascript:alert(1)",
         "https://app.example.com\n.evil.test/",
+        "http://[",
+        "https://app.example.com]/",
+        "//[x",
     ],
 )
 def test_anything_else_is_refused(url: str) -> None:

@@ -1,12 +1,11 @@
 """A JSON parser that reads no more than the configured body size."""
 
-import codecs
 import json
 from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import JSONParser
 
 from ..conf import conf
@@ -35,7 +34,16 @@ class LimitedJSONParser(JSONParser):
             raise PayloadTooLarge()
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            text = codecs.decode(raw, encoding)
+            text = raw.decode(encoding)
+        except LookupError:
+            # Django takes any codec Python has as a charset, rot13 and zlib
+            # included; only a text encoding can carry JSON.
+            raise UnsupportedMediaType(
+                media_type or "", detail=f'Unsupported charset "{encoding}" in request.'
+            ) from None
+        except UnicodeError as exc:
+            raise ParseError(f"JSON parse error - {_reason(exc)}") from None
+        try:
             value = json.loads(text, parse_constant=_refuse, parse_float=_finite)
             # Lone surrogates (from \ud800 escapes) cannot be encoded back.
             json.dumps(value, ensure_ascii=False).encode("utf-8")

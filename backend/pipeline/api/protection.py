@@ -1,11 +1,13 @@
 """Checks every API view makes before it looks at a request."""
 
-import contextlib
 from typing import Any
 
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from django.http.request import RawPostDataException
 from rest_framework.authentication import CSRFCheck
+from rest_framework.exceptions import ParseError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
@@ -28,10 +30,7 @@ def enforce_csrf(request: Request) -> None:
     if TOKEN_HEADER in meta or str(meta.get("HTTP_AUTHORIZATION", "")).startswith("Token "):
         return
     http = request._request
-    with contextlib.suppress(RawPostDataException):
-        # Read the body once, so that the form parsing CSRF does for a
-        # multipart POST leaves it for DRF's parsers too.
-        http.body  # noqa: B018
+    _read_form(http)
     check = CSRFCheck(_no_response)
     check.process_request(http)  # puts the CSRF cookie where process_view reads it
     reason = check.process_view(http, None, (), {})  # type: ignore[arg-type]
@@ -47,6 +46,23 @@ def check_body_size(request: Request) -> None:
         length = 0
     if length > conf.MAX_BODY_SIZE:
         raise PayloadTooLarge()
+
+
+def _read_form(http: HttpRequest) -> None:
+    """Read the body, and the form fields CSRF may take its token from; a 400 if unreadable.
+
+    Read once here, the body stays there for DRF's parsers after CSRF has
+    parsed a multipart form. Django raises, rather than refuses, on a
+    Content-Length that is not a number, or a form whose charset is not
+    text (it takes any codec Python has, rot13 and zlib included).
+    """
+    try:
+        http.body  # noqa: B018
+        http.POST  # noqa: B018
+    except RawPostDataException:
+        pass  # already read as a stream: nothing more to check
+    except (ValueError, LookupError, MultiPartParserError, BadRequest):
+        raise ParseError("The request body could not be read.") from None
 
 
 def _no_response(request: HttpRequest) -> Any:

@@ -26,6 +26,8 @@ from .conftest import (
 )
 
 CLIENT_ERRORS = {400, 404, 405, 406, 413, 415}
+#: A multipart form with one field, `version`.
+MULTIPART_FORM = '--XyZ\r\nContent-Disposition: form-data; name="version"\r\n\r\n2\r\n--XyZ--\r\n'
 
 
 def _refused_cleanly(response: Response, client: FlowClient, flow: dict[str, Any]) -> None:
@@ -126,10 +128,7 @@ def test_json_arrays_nested_30000_deep_return_400_parse_error(
     ("content_type", "body"),
     [
         ("application/x-www-form-urlencoded", "version=2&data=%7B%7D"),
-        (
-            "multipart/form-data; boundary=XyZ",
-            '--XyZ\r\nContent-Disposition: form-data; name="version"\r\n\r\n2\r\n--XyZ--\r\n',
-        ),
+        ("multipart/form-data; boundary=XyZ", MULTIPART_FORM),
         ("text/plain", '{"version": 2, "data": {}}'),
         ("application/xml", "<version>2</version>"),
         ("application/octet-stream", "\x00\x01\x02"),
@@ -433,3 +432,75 @@ def test_a_start_of_a_pipeline_by_another_spelling_returns_404(
     response = client.start(pipeline)
     assert response.status_code == 404
     assert error_of(response)["code"] == "unknown_pipeline"
+
+
+# -- bodies Django cannot read -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("charset", ["rot13", "zlib", "bz2", "hex", "base64", "uu", "quopri"])
+@pytest.mark.parametrize("by_token", [False, True], ids=["session", "token"])
+def test_json_in_a_charset_that_is_not_text_returns_415(
+    client: FlowClient,
+    started: dict[str, Any],
+    at_company: dict[str, Any],
+    charset: str,
+    by_token: bool,
+) -> None:
+    body = json.dumps({"version": 2, "data": COMPANY})
+    content_type = f"application/json; charset={charset}"
+    if by_token:
+        response = script_client().post(
+            flow_url(at_company["id"]),
+            body,
+            content_type=content_type,
+            HTTP_X_PIPELINE_TOKEN=started["token"],
+        )
+    else:
+        response = post_raw(client, flow_url(at_company["id"]), body, content_type=content_type)
+    _refused_cleanly(response, client, at_company)
+    assert response.status_code == 415
+    assert error_of(response)["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("charset", ["punycode", "undefined"])
+def test_json_in_a_charset_that_cannot_decode_it_returns_400_parse_error(
+    client: FlowClient, at_company: dict[str, Any], charset: str
+) -> None:
+    body = json.dumps({"version": 2, "data": COMPANY})
+    content_type = f"application/json; charset={charset}"
+    response = post_raw(client, flow_url(at_company["id"]), body, content_type=content_type)
+    _refused_cleanly(response, client, at_company)
+    assert error_of(response)["code"] == "parse_error"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=XyZ; charset=rot13", MULTIPART_FORM),
+        ("multipart/form-data; boundary=XyZ; charset=zlib", MULTIPART_FORM),
+        ("multipart/form-data", "--XyZ--\r\n"),
+        ("application/x-www-form-urlencoded; charset=rot13", "version=2&data=%7B%7D"),
+    ],
+)
+def test_a_form_django_cannot_read_returns_400_parse_error(
+    client: FlowClient, at_company: dict[str, Any], content_type: str, body: str
+) -> None:
+    response = post_raw(client, flow_url(at_company["id"]), body, content_type=content_type)
+    _refused_cleanly(response, client, at_company)
+    assert error_of(response)["code"] == "parse_error"
+
+
+@pytest.mark.parametrize("length", ["abc", "-1x", "1e3"])
+def test_a_content_length_that_is_not_a_number_returns_400(
+    client: FlowClient, at_company: dict[str, Any], length: str
+) -> None:
+    body = json.dumps({"version": 2, "data": COMPANY})
+    response = client.raw.post(
+        flow_url(at_company["id"]),
+        body,
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=client.csrf_token,
+        CONTENT_LENGTH=length,
+    )
+    _refused_cleanly(response, client, at_company)
+    assert response.status_code == 400

@@ -145,6 +145,8 @@ def test_start_with_return_to_on_another_origin_returns_400_invalid_return_to(
         "https://app.example.evil.example/",
         "https://app.example:8443/done",
         "http://app.example/done",
+        "http://[",
+        "https://app.example]/done",
     ],
 )
 @override_settings(PIPELINE_RETURN_TO_ORIGINS=["https://app.example"])
