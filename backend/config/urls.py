@@ -1,15 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path, re_path
-from drf_spectacular.renderers import (
-    OpenApiJsonRenderer,
-    OpenApiJsonRenderer2,
-    OpenApiYamlRenderer,
-)
-from drf_spectacular.views import SpectacularAPIView
-from rest_framework.negotiation import DefaultContentNegotiation
 
 from backend.accounts.oauth_server import UserInfoView
+from backend.pipeline.api.openapi import SchemaView
 
 from .frontend import frontend
 
@@ -22,15 +16,7 @@ urlpatterns = [
     ),
     path("o/userinfo/", UserInfoView.as_view(), name="oauth-userinfo"),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
-    path(
-        "api/schema/",
-        SpectacularAPIView.as_view(
-            renderer_classes=[OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer],
-            # The document alone is offered in several formats (?format=yaml).
-            content_negotiation_class=DefaultContentNegotiation,
-        ),
-        name="schema",
-    ),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/auth/", include("backend.accounts.urls")),
     path("api/", include("backend.pipeline.api.urls")),
     re_path(r"^(?!api/|admin/|accounts/|o/)(?P<path>.*)$", frontend, name="frontend"),

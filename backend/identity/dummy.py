@@ -15,7 +15,9 @@ from .base import Provider
 
 
 class EmailSerializer(serializers.Serializer[Any]):
-    email = serializers.EmailField(label=_("Email"))
+    # 254, as RFC 5321 allows and Django's own EmailField keeps: the
+    # identity's external id, at most 255 characters, is this email.
+    email = serializers.EmailField(label=_("Email"), max_length=254)
 
 
 class AskEmail(PipelineView):

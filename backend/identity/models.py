@@ -4,6 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+#: The longest id of a user at a provider an identity keeps.
+EXTERNAL_ID_LENGTH = 255
+
 
 class IdentityProvider(models.Model):
     """One configured source of identities (a provider type, with its config)."""
@@ -35,7 +38,7 @@ class Identity(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities"
     )
     idp = models.ForeignKey(IdentityProvider, on_delete=models.CASCADE, related_name="identities")
-    external_id = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=EXTERNAL_ID_LENGTH)
     data = models.JSONField(default=dict, blank=True)
     scopes = models.JSONField(default=list, blank=True)
     status = models.CharField(

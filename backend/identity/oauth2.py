@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -33,6 +34,7 @@ from backend.pipeline.outcomes import StepResult
 
 from . import conf
 from .base import Provider
+from .models import EXTERNAL_ID_LENGTH
 
 #: Where the login step keeps the attempt under way: state, verifier, redirect URI.
 ATTEMPT_KEY = "oauth_attempt"
@@ -140,6 +142,7 @@ class OAuth2Provider(Provider):
                 redirect_uri=redirect_uri,
                 timeout=conf.http_timeout(),
             )
+            keepable(token)
         if not token.get("access_token"):
             raise OAuthFailure("oauth_invalid_response", _("The provider's answer made no sense."))
         return dict(token)
@@ -153,7 +156,7 @@ class OAuth2Provider(Provider):
             return self.parse_user(described)
 
     def get_json(self, url: str, token: dict[str, Any]) -> Any:
-        """A provider API's JSON answer, with the access token (errors raise)."""
+        """A provider API's JSON answer, with the access token (errors raise, as `keepable`)."""
         response = requests.get(
             url,
             headers={
@@ -163,7 +166,7 @@ class OAuth2Provider(Provider):
             timeout=conf.http_timeout(),
         )
         response.raise_for_status()
-        return response.json()
+        return keepable(response.json())
 
     def get_user_url(self) -> str:
         return self.user_url
@@ -289,17 +292,28 @@ def talking_to_provider() -> Iterator[None]:
     except OAuthError as error:
         message = TOKEN_ERRORS.get(str(error.error), _("The provider refused the sign-in."))
         raise OAuthFailure("oauth_token_error", message) from None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise OAuthFailure(
             "oauth_invalid_response", _("The provider's answer made no sense.")
         ) from None
 
 
+def keepable(value: Any) -> Any:
+    """`value`, if a flow's state can keep it; else a `ValueError`.
+
+    Python reads NaN and Infinity (and 1e400, as infinity) from a
+    provider's JSON, but JSON cannot hold them, nor can the flow's state.
+    """
+    json.dumps(value, allow_nan=False)
+    return value
+
+
 def external_id(value: Any) -> str:
-    """A user's id at the provider, as text; refuses none or an empty one."""
-    if value is None or isinstance(value, bool | dict | list) or str(value) == "":
+    """A user's id at the provider, as text; refuses none, an empty one or one too long to keep."""
+    text = "" if value is None or isinstance(value, bool | dict | list) else str(value)
+    if not text or len(text) > EXTERNAL_ID_LENGTH:
         raise ValueError("the provider gave no usable user id")
-    return str(value)
+    return text
 
 
 def _oauth_provider(pipeline: Pipeline) -> OAuth2Provider:

@@ -3,13 +3,16 @@
 from django.conf import settings
 from django.db import models
 
+#: The longest name an integration keeps (for display: longer ones are cut).
+NAME_LENGTH = 200
+
 
 class Integration(models.Model):
     """One installation of a provider (a chat workspace, say), by a user of ours."""
 
     provider = models.CharField(max_length=64)
     external_id = models.CharField(max_length=255)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=NAME_LENGTH)
     metadata = models.JSONField(default=dict, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from .models import Integration
+from .models import NAME_LENGTH, Integration
 
 
 def install_integration(
@@ -17,10 +17,12 @@ def install_integration(
 ) -> tuple[Integration, bool]:
     """Install, or reinstall in place: one integration per provider and external id.
 
-    Returns the integration and whether it is new.
+    Returns the integration and whether it is new. The name is for display
+    and built from what the service says, so it is cut to what the column
+    holds rather than refused.
     """
     return Integration.objects.update_or_create(
         provider=provider,
         external_id=external_id,
-        defaults={"name": name, "metadata": metadata, "user_id": user.pk},
+        defaults={"name": name[:NAME_LENGTH], "metadata": metadata, "user_id": user.pk},
     )

@@ -547,6 +547,31 @@ def test_a_token_answer_that_is_a_json_list_is_an_invalid_response(
     )
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"access_token": "at-123", "token_type": "Bearer", "expires_in": Infinity}',
+        '{"access_token": "at-123", "token_type": "Bearer", "expires_in": 1e400}',
+        '{"access_token": "at-123", "token_type": "Bearer", "expires_in": NaN}',
+        '{"access_token": "at-123", "token_type": "Bearer", "scope": NaN}',
+        '{"access_token": "at-123", "token_type": "Bearer", "extra": [-Infinity]}',
+    ],
+    ids=["infinite-expiry", "huge-expiry", "nan-expiry", "nan-scope", "nested-infinity"],
+)
+def test_a_token_answer_with_a_number_json_cannot_hold_is_an_invalid_response(
+    user_client: FlowClient, provider_http: Mock, body: str
+) -> None:
+    # Python's JSON reader takes NaN and Infinity; the flow's state could not keep them.
+    provider_http.post(TOKEN_URL, body=body, content_type="application/json")
+
+    state, answer = fail_once(user_client, code="abc")
+
+    assert_back_at_login(
+        answer, "oauth_invalid_response", MESSAGES["oauth_invalid_response"], spent_state=state
+    )
+    assert calls_to(provider_http, USER_URL) == []
+
+
 # -- failures: fetching the user ------------------------------------------------------
 
 
@@ -559,7 +584,19 @@ def test_a_token_answer_that_is_a_json_list_is_an_invalid_response(
         ({"json": {"email": "ada@chat.example", "name": "Ada"}}, "oauth_invalid_response"),
         ({"json": {**USER, "id": None}}, "oauth_invalid_response"),
         ({"json": {**USER, "id": ""}}, "oauth_invalid_response"),
+        ({"json": {**USER, "id": "9" * 256}}, "oauth_invalid_response"),
         ({"json": {**USER, "channels": "general"}}, "oauth_invalid_response"),
+        (
+            {"body": '{"id": 42, "name": NaN}', "content_type": "application/json"},
+            "oauth_invalid_response",
+        ),
+        (
+            {
+                "body": '{"id": 42, "email": "a@chat.example", "x": 1e400}',
+                "content_type": "application/json",
+            },
+            "oauth_invalid_response",
+        ),
         ({"body": requests.exceptions.SSLError("bad certificate")}, "oauth_tls_error"),
         ({"body": requests.exceptions.ReadTimeout("read timed out")}, "oauth_timeout"),
         ({"body": requests.exceptions.ConnectionError("reset")}, "oauth_connection_error"),
@@ -571,7 +608,10 @@ def test_a_token_answer_that_is_a_json_list_is_an_invalid_response(
         "no-id",
         "null-id",
         "empty-id",
+        "id-too-long",
         "channels-not-a-list",
+        "nan-name",
+        "huge-number",
         "tls",
         "timeout",
         "connection",

@@ -1,5 +1,7 @@
 from typing import Any
 
+import pytest
+
 from backend.identity.models import Identity
 from tests.conftest import FlowClient
 
@@ -29,6 +31,24 @@ def test_dummy_identity_flow_links_an_identity_to_the_user(
 
 def test_an_invalid_email_shows_the_form_again(user_client: FlowClient) -> None:
     refused = _link(user_client, "not-an-email")
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "email"
+    assert not Identity.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "b" * 63 + "." + "c" * 63 + "." + "d" * 62,
+        "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + ".ee",
+    ],
+    ids=["255", "258"],
+)
+def test_an_email_longer_than_254_characters_shows_the_form_again(
+    user_client: FlowClient, domain: str
+) -> None:
+    # Valid to Django's validator, which allows 320 characters; no identity keeps it.
+    refused = _link(user_client, "a" * 64 + "@" + domain)
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["field"] == "email"
     assert not Identity.objects.exists()

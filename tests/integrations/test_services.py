@@ -30,3 +30,12 @@ def test_the_same_external_id_of_another_provider_is_another_integration(user: A
     install_integration(user=user, provider="chat", external_id="1", name="a", metadata={})
     install_integration(user=user, provider="example", external_id="1", name="b", metadata={})
     assert Integration.objects.count() == 2
+
+
+def test_a_name_longer_than_an_integration_keeps_is_cut_to_fit(user: Any) -> None:
+    # Providers build the name from what the service says (the chat user's name).
+    integration, _created = install_integration(
+        user=user, provider="chat", external_id="T1", name="N" * 300, metadata={}
+    )
+    integration.refresh_from_db()
+    assert integration.name == "N" * 200

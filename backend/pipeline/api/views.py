@@ -274,7 +274,14 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
     )
     @action(detail=False, methods=["get"])
     def callback(self, request: Request) -> HttpResponseBase:
-        """Find the flow by its `state`, run its step with the query, send the browser back."""
+        """Find the flow by its `state`, run its step with the query, send the browser back.
+
+        Only a GET does: DRF answers HEAD with the GET handler, and a link
+        checker's HEAD would otherwise spend the state (and the provider's
+        code) before the browser arrives.
+        """
+        if request.method == "HEAD":
+            raise exceptions.MethodNotAllowed(request.method)
         wants_json = "application/json" in request.META.get("HTTP_ACCEPT", "")
         try:
             pipeline = _resume(request)

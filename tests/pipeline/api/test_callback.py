@@ -224,6 +224,19 @@ def test_a_replayed_state_is_refused_as_reused(
     assert stored(waiting["id"]) == after_first
 
 
+def test_a_head_request_is_refused_and_leaves_the_state_for_the_browser(
+    user_client: FlowClient, waiting: dict[str, Any], provider: responses.RequestsMock
+) -> None:
+    before = stored(waiting["id"])
+
+    response = user_client.raw.head(f"{CALLBACK}?{urlencode(approval(waiting))}")
+
+    assert response.status_code == 405
+    assert exchanges(provider) == 0
+    assert stored(waiting["id"]) == before
+    assert come_back(user_client, approval(waiting), as_json=True).json()["status"] == "complete"
+
+
 def test_a_replayed_state_sends_the_browser_back_to_its_flow_with_the_error(
     user_client: FlowClient, waiting: dict[str, Any], provider: responses.RequestsMock
 ) -> None:

@@ -7,6 +7,7 @@ the document is registered as a resource its `#/components/...` refs
 resolve in.
 """
 
+import json
 from io import StringIO
 from typing import Any
 
@@ -128,6 +129,30 @@ def test_schema_is_served_to_a_client_asking_for_plain_json(db: None) -> None:
     response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     assert response.json()["openapi"].startswith("3.1")
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "headers", "status", "code"),
+    [
+        ("get", "?format=yaml", {"HTTP_AUTHORIZATION": "Token a b"}, 401, "authentication_failed"),
+        (
+            "get",
+            "",
+            {"HTTP_ACCEPT": "application/vnd.oai.openapi", "HTTP_AUTHORIZATION": "Token a b"},
+            401,
+            "authentication_failed",
+        ),
+        ("post", "?format=yaml", {}, 405, "method_not_allowed"),
+        ("delete", "", {"HTTP_ACCEPT": "application/vnd.oai.openapi"}, 405, "method_not_allowed"),
+    ],
+)
+def test_an_error_about_the_schema_is_the_json_envelope_whatever_format_was_asked(
+    db: None, method: str, query: str, headers: dict[str, str], status: int, code: str
+) -> None:
+    response = getattr(APIClient(), method)(f"/api/schema/{query}", **headers)
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content)["error"]["code"] == code
 
 
 def test_start_and_show_validate(client: FlowClient, document: dict[str, Any]) -> None:
