@@ -276,11 +276,19 @@ class Pipeline:
         return key
 
     def awaits_callback(self, key: str) -> bool:
-        """Whether `key` is the callback state the flow waits for."""
+        """Whether `key` is the callback state the flow waits for, still unspent.
+
+        A callback spends its state before the step runs. Should the step
+        then fail (the database gone, say), the flow still names that
+        state; a step asking here issues a fresh one instead of waiting
+        for the spent one forever.
+        """
         state = self._root._require_state()
-        return bool(state.callback_hash) and hmac.compare_digest(
-            ownership.hash_token(key), state.callback_hash
-        )
+        key_hash = ownership.hash_token(key)
+        if not (state.callback_hash and hmac.compare_digest(key_hash, state.callback_hash)):
+            return False
+        record = get_store().find_callback(key_hash)
+        return record is not None and not record.used
 
     def callback_received(self) -> None:
         """The awaited callback came: the flow waits for none any more."""

@@ -633,6 +633,27 @@ def test_a_user_endpoint_failure_goes_back_to_login(
 # -- trying again --------------------------------------------------------------------
 
 
+def test_a_flow_whose_callback_failed_midway_sends_the_browser_with_a_fresh_state(
+    user_client: FlowClient, provider_http: Mock
+) -> None:
+    # The state is spent before the step runs; a step that then fails
+    # unexpectedly (here the token request, as a database outage could)
+    # must not leave the flow waiting for that state forever.
+    started = start(user_client)
+    spent = state_of(started)
+    provider_http.post(TOKEN_URL, body=RuntimeError("the process fell over"))
+    with pytest.raises(RuntimeError):
+        come_back(user_client, code="abc", state=spent)
+
+    shown = user_client.show(started["id"]).json()
+    fresh = state_of(shown)
+    assert fresh != spent
+    provider_http.replace(responses.POST, TOKEN_URL, json=TOKEN)
+    answer_user(provider_http)
+    done = come_back(user_client, code="abc", state=fresh)
+    assert done.json()["status"] == "complete", done.content
+
+
 def test_after_a_failure_the_fresh_state_links_the_identity(
     user_client: FlowClient, user: Any, provider_http: Mock
 ) -> None:
