@@ -7,8 +7,12 @@ client application with it.
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from oauth2_provider.models import get_application_model
+from oauth2_provider.views import AuthorizationView as ToolkitAuthorizationView
 from oauth2_provider.views import ScopedProtectedResourceView
+
+from backend.pipeline.api.exceptions import bad_request
 
 #: The demo client registered by `demo_setup`.
 DEMO_APPLICATION_NAME = "Pipelines demo"
@@ -30,3 +34,17 @@ class UserInfoView(ScopedProtectedResourceView):  # type: ignore[misc]
                 "channels": ["general", "random", f"{user.get_username()}-alerts"],
             }
         )
+
+
+class AuthorizationView(ToolkitAuthorizationView):  # type: ignore[misc]
+    """The toolkit's consent page; a consent for no registered application is a 400.
+
+    The page posts the client id back from a hidden field, which the
+    toolkit then looks up with `get()`: a tampered one would be a 500.
+    """
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        client_id = form.cleaned_data["client_id"]
+        if not get_application_model().objects.filter(client_id=client_id).exists():
+            return bad_request(self.request)
+        return super().form_valid(form)  # type: ignore[no-any-return]

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.config.middleware.DataErrorMiddleware",
 ]
 
 ROOT_URLCONF = "backend.config.urls"
@@ -108,6 +109,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+
+SESSION_ENGINE = "backend.config.sessions"
 
 # Several app servers share sessions, the start throttle's counts and any
 # other cache through Redis when REDIS_URL is set; one server needs none.
@@ -162,7 +165,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", CORS_ALLOWED_ORIGINS)
 REST_FRAMEWORK = {
     # Token first: its challenge makes "not logged in" a 401, as it should be.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "backend.pipeline.api.authentication.TokenAuthentication",
         "backend.pipeline.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path, re_path
 
-from backend.accounts.oauth_server import UserInfoView
+from backend.accounts.oauth_server import AuthorizationView, UserInfoView
 from backend.pipeline.api.openapi import SchemaView
 
 from .frontend import frontend
@@ -15,6 +15,7 @@ urlpatterns = [
         name="login",
     ),
     path("o/userinfo/", UserInfoView.as_view(), name="oauth-userinfo"),
+    path("o/authorize/", AuthorizationView.as_view(), name="oauth-authorize"),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/auth/", include("backend.accounts.urls")),

@@ -301,11 +301,30 @@ def talking_to_provider() -> Iterator[None]:
 def keepable(value: Any) -> Any:
     """`value`, if a flow's state can keep it; else a `ValueError`.
 
-    Python reads NaN and Infinity (and 1e400, as infinity) from a
-    provider's JSON, but JSON cannot hold them, nor can the flow's state.
+    Python reads from a provider's JSON what JSON cannot hold, nor the
+    flow's state: NaN and Infinity (and 1e400, as infinity), and strings
+    with a lone surrogate (from a `\\ud83d` escape: no UTF-8 encodes it),
+    and PostgreSQL refuses NUL characters in JSON and text alike.
     """
     json.dumps(value, allow_nan=False)
+    for text in _strings(value):
+        if "\x00" in text:
+            raise ValueError("a NUL character")
+        text.encode("utf-8")  # a UnicodeEncodeError, itself a ValueError
     return value
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, its keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
 
 
 def external_id(value: Any) -> str:

@@ -163,6 +163,14 @@ def test_me_with_token_auth(user: Any) -> None:
     assert client.get("/api/auth/me/").json()["user"]["username"] == "ada"
 
 
+@pytest.mark.parametrize("key", ["abc\x00", "\x00", "a" * 39 + "\x00", "abc-def", "ü" * 40])
+def test_a_token_no_key_could_be_is_refused_as_a_bad_token(user: Any, key: str) -> None:
+    Token.objects.create(user=user)
+    response = APIClient().get("/api/auth/me/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 401
+    assert error_code(response) == "authentication_failed"
+
+
 def test_logout_returns_204(user_client: FlowClient) -> None:
     response = user_client.post("/api/auth/logout/")
     assert response.status_code == 204

@@ -51,3 +51,10 @@ def test_an_allowed_origin_gets_cors_headers_with_credentials() -> None:
 def test_another_origin_gets_no_cors_headers() -> None:
     response = Client().get("/api/pipelines/", HTTP_ORIGIN="http://evil.test")
     assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.parametrize("path", ["/%00", "/a%00.js", "/flows/%00/x"])
+def test_a_path_with_a_nul_character_serves_the_index(path: str) -> None:
+    response = Client().get(path)
+    assert response.status_code == 200
+    assert b"<!doctype html>" in b"".join(response.streaming_content)  # type: ignore[attr-defined]

@@ -555,10 +555,22 @@ def test_a_token_answer_that_is_a_json_list_is_an_invalid_response(
         '{"access_token": "at-123", "token_type": "Bearer", "expires_in": NaN}',
         '{"access_token": "at-123", "token_type": "Bearer", "scope": NaN}',
         '{"access_token": "at-123", "token_type": "Bearer", "extra": [-Infinity]}',
+        '{"access_token": "at-123", "token_type": "Bearer", "scope": "profile\\u0000"}',
+        '{"access_token": "at-123", "token_type": "Bearer", "x": {"\\u0000": 1}}',
+        '{"access_token": "at-123", "token_type": "Bearer", "scope": "\\ud83d"}',
     ],
-    ids=["infinite-expiry", "huge-expiry", "nan-expiry", "nan-scope", "nested-infinity"],
+    ids=[
+        "infinite-expiry",
+        "huge-expiry",
+        "nan-expiry",
+        "nan-scope",
+        "nested-infinity",
+        "nul-scope",
+        "nul-key",
+        "lone-surrogate",
+    ],
 )
-def test_a_token_answer_with_a_number_json_cannot_hold_is_an_invalid_response(
+def test_a_token_answer_the_flow_cannot_keep_is_an_invalid_response(
     user_client: FlowClient, provider_http: Mock, body: str
 ) -> None:
     # Python's JSON reader takes NaN and Infinity; the flow's state could not keep them.
@@ -590,6 +602,8 @@ def test_a_token_answer_with_a_number_json_cannot_hold_is_an_invalid_response(
             {"body": '{"id": 42, "name": NaN}', "content_type": "application/json"},
             "oauth_invalid_response",
         ),
+        ({"json": {**USER, "name": "Ada\x00"}}, "oauth_invalid_response"),
+        ({"json": {**USER, "channels": ["ok", "\udc80"]}}, "oauth_invalid_response"),
         (
             {
                 "body": '{"id": 42, "email": "a@chat.example", "x": 1e400}',
@@ -611,6 +625,8 @@ def test_a_token_answer_with_a_number_json_cannot_hold_is_an_invalid_response(
         "id-too-long",
         "channels-not-a-list",
         "nan-name",
+        "nul-name",
+        "lone-surrogate-channel",
         "huge-number",
         "tls",
         "timeout",

@@ -1,0 +1,38 @@
+"""The demo's OAuth server answers what it is sent with a client error, never a 500."""
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"grant_type": "authorization_code", "code": "x", "client_id": "\x00"},
+        {"grant_type": "password", "username": "\x00", "password": "x", "client_id": "\x00"},
+    ],
+    ids=["client-id", "username"],
+)
+def test_a_token_request_with_a_nul_character_is_a_client_error(form: dict[str, str]) -> None:
+    # SQLite finds nothing; PostgreSQL refuses a NUL character in the lookup.
+    response = Client().post("/o/token/", form)
+    assert 400 <= response.status_code < 500
+
+
+def test_a_consent_for_an_application_that_does_not_exist_is_a_400(user: Any) -> None:
+    client = Client()
+    client.force_login(user)
+    response = client.post(
+        "/o/authorize/",
+        {
+            "allow": "Allow",
+            "client_id": "nope",
+            "redirect_uri": "http://testserver/api/pipelines/callback/",
+            "scope": "profile",
+            "response_type": "code",
+        },
+    )
+    assert response.status_code == 400
