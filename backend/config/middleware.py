@@ -18,8 +18,8 @@ class DataErrorMiddleware:
     column and a number out of range; SQLite takes them all. The project's
     own views check what they store, but the demo's OAuth server
     (django-oauth-toolkit) looks up and stores such values as they come.
-    By the time the error reaches here, every `atomic()` block it left has
-    rolled back, so nothing is half-written.
+    The refused statement wrote nothing, and every `atomic()` block the
+    error left has rolled back by the time it reaches here.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
