@@ -1,9 +1,11 @@
 """The demo's OAuth server answers what it is sent with a client error, never a 500."""
 
+import base64
 from typing import Any
 
 import pytest
 from django.test import Client
+from oauth2_provider.models import Application
 
 pytestmark = pytest.mark.django_db
 
@@ -36,3 +38,23 @@ def test_a_consent_for_an_application_that_does_not_exist_is_a_400(user: Any) ->
         },
     )
     assert response.status_code == 400
+
+
+def test_a_device_authorization_request_is_answered(user: Any) -> None:
+    Application.objects.create(
+        client_id="device-client",
+        client_secret="device-secret",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="http://testserver/cb",
+        user=user,
+    )
+    credentials = base64.b64encode(b"device-client:device-secret").decode()
+    response = Client().post(
+        "/o/device-authorization/",
+        "client_id=device-client",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Basic {credentials}",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["device_code"]
