@@ -12,10 +12,12 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.fields import empty
+from rest_framework.request import Request
 
 from backend.identity.local import LocalProvider
 from backend.identity.pipeline import IdentityPipeline
 from backend.pipeline import FormView, LateBoundStep, NestedPipelineView, Pipeline, Step
+from backend.pipeline.outcomes import StepResult
 
 from .base import IntegrationProvider
 
@@ -35,6 +37,14 @@ class ChooseChannel(FormView):
     def __init__(self, channels: Sequence[str]) -> None:
         super().__init__()
         self.channels = list(channels)
+
+    def dispatch(self, request: Request, pipeline: Pipeline) -> StepResult:
+        # With no choice the form could never be passed, and back is closed.
+        if not self.channels:
+            return pipeline.error(
+                _("Your chat account is in no channel to post alerts to."), code="no_channels"
+            )
+        return super().dispatch(request, pipeline)
 
     def get_serializer(self, pipeline: Pipeline, data: Any = empty) -> serializers.Serializer[Any]:
         channels = self.channels

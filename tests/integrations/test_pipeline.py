@@ -1,6 +1,7 @@
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import responses
 from django.test import override_settings
 
 from backend.integrations.chat import ChooseChannel, choose_channel
@@ -11,6 +12,8 @@ from tests.conftest import FlowClient
 LOCAL_ENABLED = {
     "local": {"enabled": True, "client_id": "cid", "client_secret": "secret", "base_url": ""}
 }
+CHAT_URL = "https://chat.example"
+CHAT_SERVER = {**LOCAL_ENABLED["local"], "base_url": CHAT_URL}
 
 
 def test_example_integration_is_one_form_then_installed(
@@ -90,3 +93,24 @@ def test_chat_gives_the_nested_sign_in_its_scopes_and_redirect_url(
 
 def test_the_channel_step_does_not_go_back_into_the_sign_in() -> None:
     assert ChooseChannel(["ops"]).allow_back is False
+
+
+def test_chat_with_no_channel_to_post_to_ends_the_flow_saying_why(user_client: FlowClient) -> None:
+    # The sign-in returned no channel: a channel form with no choice would hold the flow.
+    with (
+        override_settings(IDENTITY_PROVIDERS={"local": CHAT_SERVER}),
+        responses.RequestsMock() as provider,
+    ):
+        provider.post(f"{CHAT_URL}/o/token/", json={"access_token": "at", "token_type": "Bearer"})
+        provider.get(f"{CHAT_URL}/o/userinfo/", json={"id": 7, "name": "Ada", "channels": []})
+        started = user_client.start("integration", "chat").json()
+        state = parse_qs(urlsplit(started["redirect"]["url"]).query)["state"][0]
+        answer = user_client.raw.get(
+            "/api/pipelines/callback/",
+            {"state": state, "code": "c"},
+            HTTP_ACCEPT="application/json",
+        ).json()
+
+    assert answer["status"] == "failed", answer
+    assert answer["errors"][0]["code"] == "no_channels"
+    assert not Integration.objects.exists()
