@@ -306,11 +306,10 @@ def keepable(value: Any) -> Any:
     with a lone surrogate (from a `\\ud83d` escape: no UTF-8 encodes it),
     and PostgreSQL refuses NUL characters in JSON and text alike.
     """
-    json.dumps(value, allow_nan=False)
-    for text in _strings(value):
-        if "\x00" in text:
-            raise ValueError("a NUL character")
-        text.encode("utf-8")  # a UnicodeEncodeError, itself a ValueError
+    # A UnicodeEncodeError (a lone surrogate) is a ValueError too.
+    json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    if any("\x00" in text for text in _strings(value)):
+        raise ValueError("a NUL character")
     return value
 
 

@@ -35,18 +35,15 @@ class LimitedJSONParser(JSONParser):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = raw.decode(encoding)
+            value = json.loads(text, parse_constant=_refuse, parse_float=_finite)
+            # Lone surrogates (from \ud800 escapes) cannot be encoded back.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
         except LookupError:
             # Django takes any codec Python has as a charset, rot13 and zlib
             # included; only a text encoding can carry JSON.
             raise UnsupportedMediaType(
                 media_type or "", detail=f'Unsupported charset "{encoding}" in request.'
             ) from None
-        except UnicodeError as exc:
-            raise ParseError(f"JSON parse error - {_reason(exc)}") from None
-        try:
-            value = json.loads(text, parse_constant=_refuse, parse_float=_finite)
-            # Lone surrogates (from \ud800 escapes) cannot be encoded back.
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
         except (ValueError, UnicodeError, RecursionError) as exc:
             raise ParseError(f"JSON parse error - {_reason(exc)}") from None
         return value
