@@ -2,7 +2,8 @@
 
 Every setting that changes between machines comes from an environment
 variable; README.md lists them all. The defaults are safe for production
-except where DEBUG is on, which `make run` sets.
+except two: DEBUG, which `make run` turns on, and SECRET_KEY, which
+production must set (`manage.py check --deploy` warns of the stand-in).
 """
 
 import os
@@ -25,9 +26,10 @@ if not SECRET_KEY:
     if not DEBUG:
         # Tests and checks run without DEBUG; they get a key that is
         # useless outside this machine, and production must set its own.
-        SECRET_KEY = "insecure-key-for-development-and-tests-only-set-SECRET_KEY"
+        # Django's deployment check knows the prefix (security.W009).
+        SECRET_KEY = "django-insecure-key-for-development-and-tests-only-set-SECRET_KEY"
     else:
-        SECRET_KEY = "insecure-key-for-development-only"
+        SECRET_KEY = "django-insecure-key-for-development-only"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
@@ -213,6 +215,7 @@ PIPELINE_START_RATE = env_str("PIPELINE_START_RATE", "60/min") or None
 PIPELINE_STORE = env_str("PIPELINE_STORE", "backend.pipeline.store.DatabaseStore")
 PIPELINE_REDIS_URL = env_str("PIPELINE_REDIS_URL", REDIS_URL)
 PIPELINE_REDIS_GRACE = env_int("PIPELINE_REDIS_GRACE", 86400)
+PIPELINE_REDIS_PREFIX = env_str("PIPELINE_REDIS_PREFIX", "pipeline:")
 
 # --- Identity providers ------------------------------------------------------------
 

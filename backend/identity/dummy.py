@@ -7,9 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from backend.pipeline import Form, Pipeline, PipelineView, Step
-from backend.pipeline.errors import flatten_errors
-from backend.pipeline.outcomes import StepResult
+from backend.pipeline import Form, Pipeline, PipelineView, Step, StepResult, flatten_errors
 
 from .base import Provider
 

@@ -8,9 +8,11 @@ stays in the flow. When the browser comes back through
 callback step, which checks `state` again, exchanges the code through
 authlib (the client secret sent as HTTP Basic only) and fetches the user.
 
-Every way this can go wrong ends the same way: the flow goes back to the
-login step with an error of a stable code and a message of our own (the
-provider's words are never shown), so the user can simply try again.
+Every way the sign-in can go wrong ends the same way: the flow goes back
+to the login step with an error of a stable code and a message of our own
+(the provider's words are never shown), so the user can simply try again.
+A provider that is not configured fails the flow instead, as no second
+attempt could succeed.
 """
 
 from __future__ import annotations
@@ -29,8 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 from rest_framework.request import Request
 
-from backend.pipeline import Pipeline, PipelineView, Redirect, Step
-from backend.pipeline.outcomes import StepResult
+from backend.pipeline import Pipeline, PipelineView, Redirect, Step, StepResult
 
 from . import conf
 from .base import Provider

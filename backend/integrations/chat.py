@@ -16,8 +16,14 @@ from rest_framework.request import Request
 
 from backend.identity.local import LocalProvider
 from backend.identity.pipeline import IdentityPipeline
-from backend.pipeline import FormView, LateBoundStep, NestedPipelineView, Pipeline, Step
-from backend.pipeline.outcomes import StepResult
+from backend.pipeline import (
+    FormView,
+    LateBoundStep,
+    NestedPipelineView,
+    Pipeline,
+    Step,
+    StepResult,
+)
 
 from .base import IntegrationProvider
 

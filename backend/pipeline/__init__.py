@@ -8,8 +8,9 @@ and `NestedPipelineView` runs a whole pipeline as one step.
 """
 
 from .base import Pipeline, PipelineNotInitialized
+from .errors import flatten_errors
 from .nested import NestedPipelineView
-from .outcomes import Form, Redirect, StepResponse
+from .outcomes import Form, Redirect, StepResponse, StepResult
 from .provider import PipelineProvider, ProviderManager
 from .steps import INITIAL_DATA_KEY, ConditionalStep, FormView, LateBoundStep, PipelineView, Step
 
@@ -28,4 +29,6 @@ __all__ = [
     "Redirect",
     "Step",
     "StepResponse",
+    "StepResult",
+    "flatten_errors",
 ]

@@ -1,4 +1,4 @@
-"""Turning an outcome into the JSON step descriptor of PROTOCOL.md."""
+"""Turning an outcome into the protocol's JSON step descriptor (`README.md`)."""
 
 from __future__ import annotations
 

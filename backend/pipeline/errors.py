@@ -2,8 +2,8 @@
 
 Every error the API can answer is an `APIException` with a `status_code`
 and a `default_code`; the exception handler in `api/exceptions.py` turns
-each into the envelope of PROTOCOL.md. Codes are part of the contract:
-clients translate them, so they never change once published.
+each into the protocol's envelope (`README.md` here). Codes are part of
+the contract: clients translate them, so they never change once published.
 """
 
 from collections.abc import Mapping

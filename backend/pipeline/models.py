@@ -7,7 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .state import ACTIVE, STATUSES
+from .state import ACTIVE, MAX_RETURN_TO_LENGTH, STATUSES
 
 
 class Flow(models.Model):
@@ -46,7 +46,7 @@ class Flow(models.Model):
     )
     result = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     errors = models.JSONField(default=list, encoder=DjangoJSONEncoder)
-    return_to = models.CharField(max_length=2048, blank=True)
+    return_to = models.CharField(max_length=MAX_RETURN_TO_LENGTH, blank=True)
     callback_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

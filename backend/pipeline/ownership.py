@@ -8,8 +8,8 @@ A session holds one *owner key*, set with its first flow; each flow
 stores the key's hash. Starting another flow therefore never writes the
 session, so tabs starting flows at the same moment cannot overwrite each
 other's record of them, and a session can own any number of flows. The
-key survives login (Django keeps session data when it rotates the session
-key), so flows started anonymously stay reachable after it.
+flows stay with the session when its user logs in (below), so flows
+started anonymously are still reachable after it.
 
 The owner key is the session's own key at its first flow. A request whose
 session cookie still carries that key is therefore recognized without

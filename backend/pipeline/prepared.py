@@ -4,7 +4,7 @@ Every step reads its flow and writes it back: the same few statements,
 over and over. PostgreSQL parses and plans a statement anew each time
 unless it is prepared, and Django's cursors bind parameters on the client
 and never prepare. Prepared, a flow's read and its compare-and-set each
-took 70-80 µs less here, and a whole flow of ours 8-12% less
+took 75-82 µs less here, and a whole flow of ours 8-12% less
 (PostgreSQL, in-process, tests/benchmarks/README.md).
 
 Preparing costs a round trip of its own, once per statement and

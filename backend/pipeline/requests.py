@@ -4,7 +4,9 @@ A view learns from its request whether it is being shown or given input,
 just as a Sentry pipeline view does from GET and POST. When a step moves
 the flow on, the next step is dispatched with a *display* request: a GET
 with no body and no query string, as a browser would make after a
-redirect. So no step ever mistakes the previous step's input for its own.
+redirect. So no step mistakes the previous step's input for its own; a
+step that means to hand its request on says so, with
+`next_step(request)`.
 """
 
 import copy

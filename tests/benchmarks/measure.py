@@ -167,7 +167,7 @@ def measure_in_process(
 
 
 #: Transaction control, which Django logs among the queries since 4.2.
-_TRANSACTION = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)\b", re.I)
+TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)\b", re.I)
 
 
 class QueryCounter:
@@ -190,7 +190,7 @@ class QueryCounter:
             yield
         statements = [query["sql"] for query in captured.captured_queries]
         session = sum("django_session" in sql for sql in statements)
-        transaction = sum(bool(_TRANSACTION.match(sql)) for sql in statements)
+        transaction = sum(bool(TRANSACTION_CONTROL.match(sql)) for sql in statements)
         self.counts.setdefault(kind, []).append((len(statements), session, transaction))
 
     def summary(self) -> dict[str, Any]:

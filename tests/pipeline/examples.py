@@ -23,8 +23,8 @@ from backend.pipeline import (
     ProviderManager,
     Redirect,
     Step,
+    StepResult,
 )
-from backend.pipeline.outcomes import StepResult
 
 # -- the seed README's example -------------------------------------------------------
 

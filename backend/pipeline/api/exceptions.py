@@ -1,4 +1,4 @@
-"""The one exception handler: every API error as the PROTOCOL.md envelope."""
+"""The one exception handler: every API error as the protocol's envelope."""
 
 import sys
 from typing import Any

@@ -1,8 +1,8 @@
 """The API answers JSON, whatever the client's Accept header says.
 
-Bodies are always JSON (PROTOCOL.md), so there is nothing to negotiate. A
-browser following a redirect to the callback sends `Accept: text/html`; it
-must get its 302, not a 406.
+The protocol (`backend/pipeline/README.md`) makes every body JSON, so
+there is nothing to negotiate. A browser following a redirect to the
+callback sends `Accept: text/html`; it must get its 302, not a 406.
 """
 
 from collections.abc import Iterable

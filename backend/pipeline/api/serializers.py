@@ -17,12 +17,13 @@ MAX_VERSION = 2**31 - 1
 
 
 class StartSerializer(serializers.Serializer[Any]):
-    pipeline = serializers.CharField(max_length=64)
-    provider = serializers.CharField(max_length=64)
+    # No length limits: a name no pipeline has is `unknown_pipeline` (404)
+    # and a return address too long to keep is `invalid_return_to`, as the
+    # protocol says, however long (the body's own limit bounds them).
+    pipeline = serializers.CharField()
+    provider = serializers.CharField()
     initial_data = serializers.DictField(required=False, default=dict)
-    return_to = serializers.CharField(
-        max_length=2048, required=False, allow_blank=True, default=""
-    )
+    return_to = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class VersionSerializer(serializers.Serializer[Any]):

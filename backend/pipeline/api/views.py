@@ -1,4 +1,4 @@
-"""The REST API of PROTOCOL.md over the pipeline engine."""
+"""The REST API of the protocol (`backend/pipeline/README.md`) over the engine."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ from ..errors import (
 from ..redirects import is_allowed_target
 from ..registry import all_pipelines, get_pipeline_class
 from ..requests import display_request, query_request, submission_request
-from ..state import ACTIVE, CANCELLED, FlowState
+from ..state import ACTIVE, CANCELLED, MAX_RETURN_TO_LENGTH, FlowState
 from ..steps import INITIAL_DATA_KEY
 from ..store import get_store
 from . import serializers as api
@@ -85,6 +85,12 @@ _COMMON: dict[int | str, Any] = {
 _BODY: dict[int | str, Any] = {
     415: OpenApiResponse(_ERROR, description="The body is not JSON (`unsupported_media_type`).")
 }
+#: For operations that run a step, which may bind more than a flow may keep.
+_STEP_TOO_LARGE = OpenApiResponse(
+    _ERROR,
+    description="Body too large (`payload_too_large`), or the step would keep more "
+    "than a flow may (`state_too_large`, nothing kept).",
+)
 _GONE = OpenApiResponse(
     _ERROR,
     description="Expired, cancelled, or its steps changed (`pipeline_expired`, "
@@ -189,6 +195,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
             410: _GONE,
             **_COMMON,
             **_BODY,
+            413: _STEP_TOO_LARGE,
         },
         parameters=[_FLOW_TOKEN],
         summary="Submit the current step",
@@ -268,6 +275,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
             403: OpenApiResponse(_ERROR, description="`state_wrong_session`."),
             409: _CONFLICT,
             410: _GONE,
+            413: _STEP_TOO_LARGE,
             503: _COMMON[503],
         },
         summary="Return target of browser redirects (OAuth)",
@@ -416,7 +424,9 @@ def _conflict(pipeline: Pipeline) -> Response:
 
 
 def _checked_return_to(request: Request, url: str) -> str:
-    """`url` if it is relative or on an allowed origin; otherwise refuse."""
+    """`url` if it is relative or on an allowed origin, and not too long to keep."""
+    if len(url) > MAX_RETURN_TO_LENGTH:
+        raise InvalidReturnTo(_("The return address is too long."))
     if url and not is_allowed_target(url, also=[f"{request.scheme}://{request.get_host()}"]):
         raise InvalidReturnTo()
     return url

@@ -265,6 +265,17 @@ def test_error_envelopes_validate(
     component(document, "ErrorEnvelope").validate(response.json())
 
 
+@pytest.mark.parametrize(
+    ("method", "template"), [("post", "/api/pipelines/{id}/"), ("get", "/api/pipelines/callback/")]
+)
+def test_operations_that_run_a_step_document_state_too_large(
+    document: dict[str, Any], method: str, template: str
+) -> None:
+    # A step may bind more than a flow may keep (a provider's long answer).
+    described = document["paths"][template][method]["responses"]["413"]["description"]
+    assert "`state_too_large`" in described
+
+
 def test_token_auth_start_validates(api_token: str, document: dict[str, Any]) -> None:
     api = script_client()
     api.credentials(HTTP_AUTHORIZATION=f"Token {api_token}")

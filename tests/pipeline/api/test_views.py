@@ -13,6 +13,7 @@ from django.test import override_settings
 from backend.onboarding import pipeline as onboarding
 from backend.onboarding.pipeline import DefaultOnboardingProvider
 from backend.pipeline.models import Flow
+from backend.pipeline.state import MAX_RETURN_TO_LENGTH
 from backend.pipeline.store import DatabaseStore
 from tests.conftest import COMPANY, CONFIRM, PROFILE, FlowClient
 
@@ -111,6 +112,18 @@ def test_start_of_unknown_provider_returns_404_unknown_provider(client: FlowClie
     assert error_of(response)["code"] == "unknown_provider"
 
 
+@pytest.mark.parametrize(
+    ("pipeline", "provider", "code"),
+    [("p" * 65, "default", "unknown_pipeline"), ("onboarding", "p" * 4000, "unknown_provider")],
+)
+def test_a_name_longer_than_any_is_unknown_too(
+    client: FlowClient, pipeline: str, provider: str, code: str
+) -> None:
+    response = client.start(pipeline, provider)
+    assert response.status_code == 404
+    assert error_of(response)["code"] == code
+
+
 def test_start_of_a_login_required_pipeline_while_anonymous_returns_401(
     client: FlowClient,
 ) -> None:
@@ -154,6 +167,16 @@ def test_start_refuses_return_to_that_only_looks_allowed(
     client: FlowClient, return_to: str
 ) -> None:
     response = client.start(return_to=return_to)
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "invalid_return_to"
+
+
+def test_start_refuses_a_return_to_too_long_to_keep_as_invalid_return_to(
+    client: FlowClient,
+) -> None:
+    longest = "/" + "a" * (MAX_RETURN_TO_LENGTH - 1)
+    assert client.start(return_to=longest).status_code == 201
+    response = client.start(return_to=longest + "a")
     assert response.status_code == 400
     assert error_of(response)["code"] == "invalid_return_to"
 

@@ -1,0 +1,39 @@
+import runpy
+from typing import Any
+
+import pytest
+from django.core.checks.security.base import check_secret_key
+
+
+# The settings are read anew, beside the module Django already loaded.
+@pytest.mark.filterwarnings("ignore:'backend.config.settings' found in sys.modules")
+@pytest.mark.parametrize("debug", ["0", "1"])
+def test_without_a_secret_key_the_deployment_check_warns_of_the_stand_in(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, debug: str
+) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("DEBUG", debug)
+    settings.SECRET_KEY = runpy.run_module("backend.config.settings")["SECRET_KEY"]
+    assert [warning.id for warning in check_secret_key(None)] == ["security.W009"]
+
+
+@pytest.mark.filterwarnings("ignore:'backend.config.settings' found in sys.modules")
+def test_a_secret_key_from_the_environment_is_used(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    key = "a-real-key-" + "x7Q#p2!vL9@kR4$wM8^nB3&" * 2
+    monkeypatch.setenv("SECRET_KEY", key)
+    read = runpy.run_module("backend.config.settings")["SECRET_KEY"]
+    assert read == key
+    settings.SECRET_KEY = read
+    assert check_secret_key(None) == []
+
+
+@pytest.mark.filterwarnings("ignore:'backend.config.settings' found in sys.modules")
+def test_deployments_sharing_a_redis_set_the_redis_store_prefix_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert runpy.run_module("backend.config.settings")["PIPELINE_REDIS_PREFIX"] == "pipeline:"
+    monkeypatch.setenv("PIPELINE_REDIS_PREFIX", "staging:pipeline:")
+    read = runpy.run_module("backend.config.settings")["PIPELINE_REDIS_PREFIX"]
+    assert read == "staging:pipeline:"
