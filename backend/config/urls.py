@@ -3,6 +3,7 @@ from django.contrib.auth.views import LoginView
 from django.urls import include, path, re_path
 
 from backend.accounts.oauth_server import AuthorizationView, UserInfoView
+from backend.pipeline.api.exceptions import unrouted
 from backend.pipeline.api.openapi import SchemaView
 
 from .frontend import frontend
@@ -20,6 +21,7 @@ urlpatterns = [
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/auth/", include("backend.accounts.urls")),
     path("api/", include("backend.pipeline.api.urls")),
+    re_path(r"^api/", unrouted),
     re_path(r"^(?!api/|admin/|accounts/|o/)(?P<path>.*)$", frontend, name="frontend"),
 ]
 

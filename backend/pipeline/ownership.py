@@ -101,12 +101,17 @@ def _rotate_on_login(sender: Any, request: Any = None, **kwargs: Any) -> None:
 def owns(request: Request, state: FlowState) -> bool:
     if state.user_id is not None:
         return owner_user_id(request) == state.user_id
-    token = request_token(request)
-    if token is not None:
-        return _same(hash_token(token), state.token_hash)
+    if request_token(request) is not None:
+        return holds_token(request, state)
     if _same(_cookie_hash(request), state.session_hash):
         return True  # the session that started the flow, still under its first key
     return _same(session_hash(request), state.session_hash)
+
+
+def holds_token(request: Request, state: FlowState) -> bool:
+    """Whether the request's `X-Pipeline-Token` is the flow's own."""
+    token = request_token(request)
+    return token is not None and _same(hash_token(token), state.token_hash)
 
 
 def latest_flow(request: Request, pipeline_name: str) -> FlowState | None:

@@ -26,10 +26,38 @@ def test_paths_outside_the_frontend_folder_are_never_served(path: str) -> None:
     assert b"execute_from_command_line" not in body
 
 
-def test_unknown_api_paths_answer_the_json_envelope() -> None:
-    response = Client().get("/api/nowhere/")
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", ["/api/nowhere/", "/api/pipelines/x/y/", "/api/auth/nowhere/"])
+def test_unknown_api_paths_answer_the_json_envelope(path: str, debug: bool) -> None:
+    with override_settings(DEBUG=debug):
+        response = Client().get(path)
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/pipelines"),
+        ("post", f"/api/pipelines/{'0' * 32}"),
+        ("post", f"/api/pipelines/{'0' * 32}/back"),
+        ("delete", f"/api/pipelines/{'0' * 32}"),
+        ("get", f"/api/pipelines/{'0' * 32}"),
+        ("post", "/api/auth/login"),
+    ],
+)
+def test_an_api_path_missing_its_slash_is_not_redirected(
+    method: str, path: str, debug: bool
+) -> None:
+    # A redirect would be an error page for a POST with DEBUG on, and a
+    # 301 that clients follow with a GET, answering 200, without it.
+    with override_settings(DEBUG=debug):
+        response = getattr(Client(), method)(path)
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {"code": "not_found", "message": "Not found: API paths end with a slash."}
+    }
 
 
 @override_settings(CORS_ALLOWED_ORIGINS=["http://localhost:5173"])

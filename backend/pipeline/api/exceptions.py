@@ -6,7 +6,9 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -57,6 +59,30 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
     """Django's 404 for paths no view claims, answered as JSON."""
     body = {"error": {"code": "not_found", "message": _("Not found.")}}
     return JsonResponse(body, status=404)
+
+
+@csrf_exempt
+def unrouted(request: HttpRequest) -> JsonResponse:
+    """The 404 of a path under the API that no view claims, routed last.
+
+    Routed rather than left to `handler404`, so that it is answered the
+    same whatever DEBUG says (Django's debug page is HTML), and so that a
+    path missing its trailing slash is not redirected: Django refuses to
+    redirect a POST (an error page) and clients follow a 301 with a GET, so
+    a submit would come back as a 200 that moved nothing.
+    """
+    response = not_found(request)
+    if not request.path_info.endswith("/") and _claimed(f"{request.path_info}/"):
+        body = {"code": "not_found", "message": _("Not found: API paths end with a slash.")}
+        response = JsonResponse({"error": body}, status=404)
+    return response
+
+
+def _claimed(path: str) -> bool:
+    try:
+        return resolve(path).func is not unrouted
+    except Resolver404:
+        return False
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

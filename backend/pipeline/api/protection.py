@@ -11,25 +11,49 @@ from rest_framework.exceptions import ParseError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
+from .. import ownership
 from ..conf import conf
 from ..errors import CsrfFailed, PayloadTooLarge
 from ..ownership import TOKEN_HEADER
+from ..state import FlowState
 
 
 def enforce_csrf(request: Request) -> None:
-    """Check CSRF on every unsafe request carrying no header token.
+    """Check CSRF on every unsafe request that no header authenticates.
 
     DRF checks CSRF only for logged-in session users; a flow bound to an
-    anonymous session is worth protecting too. A request authenticated by
-    a header (`Authorization: Token`, `X-Pipeline-Token`) is exempt: a
-    browser never adds those on its own to a cross-site request.
+    anonymous session is worth protecting too. A browser never adds a
+    header of its own to a cross-site request, so a request that a header
+    authenticates is exempt. `Authorization: Token` always is (DRF
+    authenticates by it, or refuses with a 401). `X-Pipeline-Token` is
+    only when it is the token of the flow at that URL, which the view
+    learns once it has loaded the flow (`enforce_csrf_on_flow`); anywhere
+    else it proves nothing, and a made-up one must not lift the check.
     """
-    if request.method in SAFE_METHODS:
+    if request.method in SAFE_METHODS or _by_auth_token(request):
         return
-    meta = request._request.META
-    if TOKEN_HEADER in meta or str(meta.get("HTTP_AUTHORIZATION", "")).startswith("Token "):
+    if TOKEN_HEADER in request._request.META and _about_a_flow(request):
+        return  # left to `enforce_csrf_on_flow`
+    _check_csrf(request._request)
+
+
+def enforce_csrf_on_flow(request: Request, state: FlowState) -> None:
+    """What `enforce_csrf` left to the flow: is `X-Pipeline-Token` its token?"""
+    if request.method in SAFE_METHODS or _by_auth_token(request):
         return
-    http = request._request
+    if TOKEN_HEADER in request._request.META and not ownership.holds_token(request, state):
+        _check_csrf(request._request)
+
+
+def _by_auth_token(request: Request) -> bool:
+    return str(request._request.META.get("HTTP_AUTHORIZATION", "")).startswith("Token ")
+
+
+def _about_a_flow(request: Request) -> bool:
+    return "pk" in (request.parser_context or {}).get("kwargs", {})
+
+
+def _check_csrf(http: HttpRequest) -> None:
     _read_form(http)
     check = CSRFCheck(_no_response)
     check.process_request(http)  # puts the CSRF cookie where process_view reads it

@@ -53,7 +53,7 @@ from ..state import ACTIVE, CANCELLED, MAX_RETURN_TO_LENGTH, FlowState
 from ..steps import INITIAL_DATA_KEY
 from ..store import get_store
 from . import serializers as api
-from .protection import GuardedViewMixin
+from .protection import GuardedViewMixin, enforce_csrf_on_flow
 from .throttling import StartRateThrottle
 
 MAX_FLOW_ID_LENGTH = 64
@@ -387,6 +387,7 @@ def _load(request: Request, flow_id: str) -> Pipeline:
     state = get_store().load(flow_id) if len(flow_id) <= MAX_FLOW_ID_LENGTH else None
     if state is None or not ownership.owns(request, state):
         raise PipelineNotFound()
+    enforce_csrf_on_flow(request, state)
     return _checked(request, state)
 
 

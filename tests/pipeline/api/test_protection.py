@@ -86,6 +86,41 @@ def test_unsafe_request_with_a_wrong_csrf_token_returns_403_csrf_failed(
     assert error_of(response)["code"] == "csrf_failed"
 
 
+@UNSAFE_CALLS
+def test_a_made_up_flow_token_lifts_no_csrf_check_of_a_logged_in_browser(
+    user_client: FlowClient, call: UnsafeCall
+) -> None:
+    flow = user_client.submit(user_client.start().json(), PROFILE).json()
+    user_client.raw.credentials(HTTP_X_PIPELINE_TOKEN="made-up")
+    response = call(user_client.raw, flow)
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "csrf_failed"
+    assert position(user_client, flow["id"]) == ("company", 2)
+
+
+@pytest.mark.parametrize("call", [_start, _login, _logout], ids=lambda c: c.__name__[1:])
+def test_a_flow_token_lifts_no_csrf_check_of_a_request_about_no_flow(
+    client: FlowClient, started: dict[str, Any], call: UnsafeCall
+) -> None:
+    client.raw.credentials(HTTP_X_PIPELINE_TOKEN=started["token"])
+    response = call(client.raw, started)
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "csrf_failed"
+
+
+def test_a_made_up_flow_token_lifts_no_csrf_check_of_a_script_starting_a_flow(
+    db: None,
+) -> None:
+    response = script_client().post(
+        API,
+        {"pipeline": "onboarding", "provider": "default"},
+        format="json",
+        HTTP_X_PIPELINE_TOKEN="made-up",
+    )
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "csrf_failed"
+
+
 def test_unsafe_request_without_any_cookie_returns_403_csrf_failed(db: None) -> None:
     response = script_client().post(API, {"pipeline": "onboarding"}, format="json")
     assert response.status_code == 403
