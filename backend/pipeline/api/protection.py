@@ -63,7 +63,12 @@ def _check_csrf(http: HttpRequest) -> None:
 
 
 def check_body_size(request: Request) -> None:
-    """Refuse a body declared too large before reading any of it."""
+    """Refuse a body declared too large before reading any of it.
+
+    A safe request's body is never read, so its size does not matter.
+    """
+    if request.method in SAFE_METHODS:
+        return
     try:
         length = int(request._request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -81,6 +81,8 @@ _COMMON: dict[int | str, Any] = {
         _ERROR, description="The database is down or locked (`database_unavailable`)."
     ),
 }
+#: For operations that change nothing: no CSRF check, no body.
+_READ = {code: _COMMON[code] for code in (401, 404, 503)}
 #: For operations that take a body.
 _BODY: dict[int | str, Any] = {
     415: OpenApiResponse(_ERROR, description="The body is not JSON (`unsupported_media_type`).")
@@ -114,6 +116,10 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
 
     lookup_value_regex = "[^/]+"
     schema = _Schema()
+    # No OPTIONS: DRF would answer it with a description of the view, an
+    # answer the protocol does not have. A CORS preflight never reaches a
+    # view (django-cors-headers answers it).
+    http_method_names = ["get", "post", "delete", "head"]
 
     def perform_authentication(self, request: Request) -> None:
         """Authenticate when first asked who the client is, not before.
@@ -176,7 +182,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
 
     @extend_schema(
         parameters=[_FLOW_TOKEN],
-        responses={200: api.DESCRIPTOR, 410: _GONE, **_COMMON},
+        responses={200: api.DESCRIPTOR, 410: _GONE, **_READ},
         summary="Show a flow",
     )
     def retrieve(self, request: Request, pk: str) -> Response:

@@ -308,7 +308,7 @@ def test_nul_characters_are_refused(client: FlowClient, at_company: dict[str, An
 # -- methods, media types, paths --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["PUT", "PATCH", "TRACE", "FOO"])
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "TRACE", "FOO", "OPTIONS"])
 def test_an_unknown_method_on_a_flow_returns_405_envelope(
     client: FlowClient, at_company: dict[str, Any], method: str
 ) -> None:
@@ -334,6 +334,11 @@ def test_an_unknown_method_on_a_flow_returns_405_envelope(
         ("DELETE", "back/"),
         ("PUT", "back/"),
         ("POST", f"{API}callback/"),
+        ("OPTIONS", API),
+        ("OPTIONS", "back/"),
+        ("OPTIONS", f"{API}callback/"),
+        ("OPTIONS", "/api/auth/me/"),
+        ("OPTIONS", "/api/auth/login/"),
     ],
 )
 def test_a_method_a_route_does_not_take_returns_405_envelope(
@@ -346,6 +351,7 @@ def test_a_method_a_route_does_not_take_returns_405_envelope(
     )
     _refused_cleanly(response, client, at_company)
     assert response.status_code == 405
+    assert error_of(response)["code"] == "method_not_allowed"
 
 
 @pytest.mark.parametrize("accept", ["application/xml", "text/html", "image/png", "*/*", ""])

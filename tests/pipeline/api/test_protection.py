@@ -308,6 +308,15 @@ def test_a_megabyte_body_returns_413_under_the_default_limit(
 
 
 @override_settings(PIPELINE_MAX_BODY_SIZE=100)
+def test_a_get_is_answered_whatever_body_it_carries(
+    client: FlowClient, started: dict[str, Any]
+) -> None:
+    # Never read, so never refused: a GET answers what its operation documents.
+    response = client.raw.generic("GET", flow_url(started["id"]), "x" * 200)
+    assert response.status_code == 200
+
+
+@override_settings(PIPELINE_MAX_BODY_SIZE=100)
 def test_body_limit_applies_to_flow_token_requests(started: dict[str, Any]) -> None:
     response = script_client().post(
         flow_url(started["id"]),
