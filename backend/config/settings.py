@@ -177,6 +177,10 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "backend.pipeline.api.negotiation.JSONOnlyNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # How many proxies in front add to X-Forwarded-For: the client's address
+    # is the entry the nearest one added. Unset, DRF would take the whole
+    # header, which any client can write, as its address (throttles).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     # OPTIONS is a 405 like any method a view does not serve, not a
     # description of the view (CORS preflights are answered before views).
     "DEFAULT_METADATA_CLASS": None,

@@ -17,7 +17,8 @@ the session being read: an anonymous step costs no session query. Once
 the session key changes, the key kept in the session data is compared
 instead. Logging in gives the session a fresh random owner key and moves
 its flows to it (`rotate_owner_key`), so that the session key from
-before the login, which Django has just retired, opens no flow. An
+before the login, which Django has just retired, opens no flow; logging
+out does too, so that a copy of the ended session's cookie opens none. An
 application that rotates session keys itself (`cycle_key()` outside
 `login()`) calls `rotate_owner_key(request.session)` likewise; until
 then the old key still opens the flows it started.
@@ -31,7 +32,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 from rest_framework.request import Request
 
@@ -91,8 +92,14 @@ def rotate_owner_key(session: Any) -> None:
     session[SESSION_KEY] = fresh
 
 
-@receiver(user_logged_in, dispatch_uid="pipeline_rotate_owner_key")
-def _rotate_on_login(sender: Any, request: Any = None, **kwargs: Any) -> None:
+@receiver([user_logged_in, user_logged_out], dispatch_uid="pipeline_rotate_owner_key")
+def _rotate_on_login_and_logout(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    """At login, and at logout, before Django empties the session.
+
+    Logging out leaves the fresh key in a session that is about to end, so
+    the flows are then reachable by their token only, and a copy of the
+    session cookie (the owner key of an anonymous session) opens none.
+    """
     session = getattr(request, "session", None)
     if session is not None:
         rotate_owner_key(session)

@@ -83,6 +83,30 @@ def test_starts_are_throttled_with_retry_after(client: FlowClient, settings: Any
     assert int(throttled["Retry-After"]) > 0
 
 
+def _start_from(client: FlowClient, forwarded_for: str) -> int:
+    body = {"pipeline": "onboarding", "provider": "default"}
+    return client.post(API, body, HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+
+
+def test_a_made_up_forwarded_address_does_not_escape_the_throttle(
+    client: FlowClient, settings: Any
+) -> None:
+    settings.PIPELINE_START_RATE = "2/min"
+    answers = [_start_from(client, f"203.0.113.{number}") for number in range(3)]
+    assert answers == [201, 201, 429]
+
+
+def test_behind_a_proxy_the_address_it_forwarded_is_throttled(
+    client: FlowClient, settings: Any
+) -> None:
+    settings.PIPELINE_START_RATE = "1/min"
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    # The client may write any X-Forwarded-For; the proxy appends the address it saw.
+    assert _start_from(client, "1.1.1.1, 198.51.100.7") == 201
+    assert _start_from(client, "2.2.2.2, 198.51.100.7") == 429
+    assert _start_from(client, "198.51.100.8") == 201
+
+
 def test_only_starts_are_throttled(client: FlowClient, settings: Any) -> None:
     settings.PIPELINE_START_RATE = "1/min"
     started = client.start().json()

@@ -268,6 +268,17 @@ def test_the_session_key_from_before_a_login_opens_no_flow(
     assert position(client, at_company["id"]) == ("company", 2)
 
 
+def test_the_session_key_from_before_a_logout_opens_no_flow(
+    client: FlowClient, started: dict[str, Any], at_company: dict[str, Any]
+) -> None:
+    # Logging out ends the session; a copy of its cookie must not outlive it.
+    before = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+    assert client.post("/api/auth/logout/").status_code == 204
+
+    assert all(_not_found(r) for r in _every_action(_with_session_key(before), at_company))
+    assert _token_client(started["token"]).get(flow_url(at_company["id"])).status_code == 200
+
+
 def test_a_session_key_rotated_by_the_application_opens_no_flow_once_the_owner_key_is(
     client: FlowClient, at_company: dict[str, Any]
 ) -> None:
