@@ -229,11 +229,15 @@ class Spa:
         self.context.close()
 
 
-@pytest.fixture
-def spa(chromium: Browser, stub_origin: str, api_origin: str) -> Iterator[Spa]:
-    app = Spa(chromium, stub_origin, api_origin)
+def running(app: Spa) -> Iterator[Spa]:
+    """`app` for one test, closed after it, which fails if its scripts raised."""
     try:
         yield app
     finally:
         app.close()
     assert not app.page_errors, app.page_errors
+
+
+@pytest.fixture
+def spa(chromium: Browser, stub_origin: str, api_origin: str) -> Iterator[Spa]:
+    yield from running(Spa(chromium, stub_origin, api_origin))

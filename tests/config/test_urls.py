@@ -12,6 +12,15 @@ def test_root_serves_the_frontend_index() -> None:
     assert response["Content-Type"].startswith("text/html")
 
 
+@pytest.mark.parametrize("path", ["/", "/flows/abc", "/app.js", "/styles.css"])
+def test_the_app_is_served_with_a_policy_that_lets_it_talk_to_its_own_origin_only(
+    path: str,
+) -> None:
+    policy = Client().get(path)["Content-Security-Policy"]
+    assert "connect-src 'self'" in policy.split("; ")
+    assert "frame-ancestors 'none'" in policy.split("; ")
+
+
 def test_unknown_frontend_paths_fall_back_to_the_index_for_client_routing() -> None:
     response = Client().get("/flows/abc")
     assert response.status_code == 200
