@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path, re_path
+from oauth2_provider import urls as oauth2_urls
 
 from backend.accounts.oauth_server import AuthorizationView, UserInfoView
 from backend.pipeline.api.exceptions import unrouted
@@ -17,7 +18,11 @@ urlpatterns = [
     ),
     path("o/userinfo/", UserInfoView.as_view(), name="oauth-userinfo"),
     path("o/authorize/", AuthorizationView.as_view(), name="oauth-authorize"),
-    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    # The demo's OAuth server: its endpoints alone. Registering applications
+    # is left to the admin and `demo_setup`: django-oauth-toolkit's own pages
+    # would let any user add a client of any grant (the password grant
+    # included, a second way to guess passwords).
+    path("o/", include((oauth2_urls.base_urlpatterns, "oauth2_provider"))),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/auth/", include("backend.accounts.urls")),
     path("api/", include("backend.pipeline.api.urls")),

@@ -58,3 +58,23 @@ def test_a_device_authorization_request_is_answered(user: Any) -> None:
     )
     assert response.status_code == 200, response.content
     assert response.json()["device_code"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/o/applications/",
+        "/o/applications/register/",
+        "/o/authorized_tokens/",
+        "/o/register/",
+        "/o/.well-known/openid-configuration",
+        "/o/.well-known/oauth-authorization-server",
+    ],
+)
+def test_only_the_servers_endpoints_are_routed_not_its_management_pages(
+    user: Any, path: str
+) -> None:
+    # A logged-in user could otherwise register a client of any grant.
+    browser = Client()
+    browser.force_login(user)
+    assert browser.get(path).status_code == 404
