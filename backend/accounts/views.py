@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import get_token
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from backend.pipeline.api.protection import GuardedViewMixin
@@ -18,6 +20,21 @@ from backend.pipeline.errors import PipelineError
 from .serializers import CsrfSerializer, LoginSerializer, MeSerializer, me
 
 _ERROR = ErrorEnvelopeSerializer
+
+
+class LoginRateThrottle(SimpleRateThrottle):
+    """`AUTH_LOGIN_RATE` attempts per address, answered 429 with `Retry-After` beyond.
+
+    Each attempt costs a password hash, and guesses must stay slow.
+    """
+
+    scope = "login"
+
+    def get_rate(self) -> str | None:
+        return getattr(settings, "AUTH_LOGIN_RATE", None) or None
+
+    def get_cache_key(self, request: Request, view: APIView) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class InvalidCredentials(PipelineError):
@@ -34,6 +51,8 @@ class CsrfView(APIView):
 
 
 class LoginView(GuardedViewMixin, APIView):
+    throttle_classes = [LoginRateThrottle]
+
     @extend_schema(
         request=LoginSerializer,
         responses={
@@ -43,6 +62,7 @@ class LoginView(GuardedViewMixin, APIView):
             403: _ERROR,
             413: _ERROR,
             415: _ERROR,
+            429: _ERROR,
             503: _ERROR,
         },
         summary="Log in",

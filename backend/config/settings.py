@@ -223,6 +223,7 @@ PIPELINE_STORE = env_str("PIPELINE_STORE", "backend.pipeline.store.DatabaseStore
 PIPELINE_REDIS_URL = env_str("PIPELINE_REDIS_URL", REDIS_URL)
 PIPELINE_REDIS_GRACE = env_int("PIPELINE_REDIS_GRACE", 86400)
 PIPELINE_REDIS_PREFIX = env_str("PIPELINE_REDIS_PREFIX", "pipeline:")
+AUTH_LOGIN_RATE = env_str("AUTH_LOGIN_RATE", "10/min")
 
 # --- Identity providers ------------------------------------------------------------
 

@@ -83,6 +83,20 @@ def test_login_with_bad_credentials_returns_400_invalid_credentials(
     assert client.get("/api/auth/me/").json()["authenticated"] is False
 
 
+def test_logins_beyond_the_rate_are_refused_with_retry_after(
+    client: FlowClient, user: Any, settings: Any
+) -> None:
+    settings.AUTH_LOGIN_RATE = "3/min"
+    wrong = {"username": "ada", "password": "guess"}
+    assert [client.post("/api/auth/login/", wrong).status_code for _ in range(3)] == [400] * 3
+
+    refused = client.login("ada", "lovelace-1815")  # the right one, too late
+    assert refused.status_code == 429
+    assert error_code(refused) == "throttled"
+    assert int(refused["Retry-After"]) > 0
+    assert client.get("/api/auth/me/").json()["authenticated"] is False
+
+
 def test_login_of_an_inactive_user_returns_400_invalid_credentials(
     client: FlowClient, user: Any
 ) -> None:
