@@ -19,7 +19,7 @@ class Integration(models.Model):
         null=True,
         on_delete=models.SET_NULL,
         related_name="integrations",
-        help_text="Who installed it last.",
+        help_text="Who installed it.",
     )
     date_added = models.DateTimeField(auto_now_add=True)
     date_updated = models.DateTimeField(auto_now=True)

@@ -8,7 +8,7 @@ from backend.pipeline import Pipeline
 
 from .base import IntegrationProvider
 from .manager import integration_manager
-from .services import install_integration
+from .services import IntegrationTaken, install_integration
 
 
 class IntegrationPipeline(Pipeline):
@@ -21,13 +21,18 @@ class IntegrationPipeline(Pipeline):
         provider = self.provider
         assert isinstance(provider, IntegrationProvider)
         built = provider.build_integration(self.fetch_state())
-        integration, created = install_integration(
-            user=self.request.user,  # type: ignore[arg-type]
-            provider=provider.key,
-            external_id=str(built["external_id"]),
-            name=str(built["name"]),
-            metadata=built["metadata"],
-        )
+        try:
+            integration, created = install_integration(
+                user=self.request.user,  # type: ignore[arg-type]
+                provider=provider.key,
+                external_id=str(built["external_id"]),
+                name=str(built["name"]),
+                metadata=built["metadata"],
+            )
+        except IntegrationTaken:
+            return self.error(
+                _("This integration is installed by another user."), code="integration_taken"
+            )
         return {
             "integration": {
                 "id": integration.pk,

@@ -40,6 +40,20 @@ def test_example_integration_installed_again_is_updated(user_client: FlowClient)
     assert Integration.objects.count() == 1
 
 
+def test_an_integration_of_another_user_ends_the_flow_failed_and_stays_theirs(
+    user_client: FlowClient, other_client: FlowClient, other_user: Any, user: Any
+) -> None:
+    user_client.submit(user_client.start("integration", "example").json(), {"name": "acme"})
+    other_client.login("grace", "hopper-1906")
+    started = other_client.start("integration", "example").json()
+
+    failed = other_client.submit(started, {"name": "acme"}).json()
+
+    assert failed["status"] == "failed"
+    assert [error["code"] for error in failed["errors"]] == ["integration_taken"]
+    assert Integration.objects.get().user == user
+
+
 def test_integrations_need_a_logged_in_user(client: FlowClient) -> None:
     assert client.start("integration", "example").status_code == 401
 

@@ -3,7 +3,7 @@ from typing import Any
 import pytest
 
 from backend.integrations.models import Integration
-from backend.integrations.services import install_integration
+from backend.integrations.services import IntegrationTaken, install_integration
 
 pytestmark = pytest.mark.django_db
 
@@ -16,14 +16,26 @@ def test_install_creates_an_integration(user: Any) -> None:
     assert (integration.user, integration.metadata) == (user, {"channel": "ops"})
 
 
-def test_reinstalling_updates_in_place(user: Any, other_user: Any) -> None:
+def test_reinstalling_updates_in_place(user: Any) -> None:
     install_integration(user=user, provider="chat", external_id="T1", name="Team", metadata={})
     again, created = install_integration(
-        user=other_user, provider="chat", external_id="T1", name="Renamed", metadata={"a": 1}
+        user=user, provider="chat", external_id="T1", name="Renamed", metadata={"a": 1}
     )
     assert not created
     assert Integration.objects.count() == 1
-    assert (again.name, again.user, again.metadata) == ("Renamed", other_user, {"a": 1})
+    assert (again.name, again.user, again.metadata) == ("Renamed", user, {"a": 1})
+
+
+def test_an_integration_another_user_installed_is_not_handed_over(
+    user: Any, other_user: Any
+) -> None:
+    install_integration(user=user, provider="example", external_id="acme", name="A", metadata={})
+    with pytest.raises(IntegrationTaken):
+        install_integration(
+            user=other_user, provider="example", external_id="acme", name="B", metadata={"x": 1}
+        )
+    kept = Integration.objects.get()
+    assert (kept.user, kept.name, kept.metadata) == (user, "A", {})
 
 
 def test_the_same_external_id_of_another_provider_is_another_integration(user: Any) -> None:
