@@ -5,6 +5,8 @@ from django.http import HttpRequest
 
 from .models import Flow
 
+BOUND_STATE = ("data", "child")
+
 
 @admin.register(Flow)
 class FlowAdmin(admin.ModelAdmin[Flow]):
@@ -13,7 +15,21 @@ class FlowAdmin(admin.ModelAdmin[Flow]):
     list_display = ("id", "pipeline", "provider", "status", "step_index", "user", "expires_at")
     list_filter = ("pipeline", "status")
     search_fields = ("id", "pipeline", "provider")
-    readonly_fields = [field.name for field in Flow._meta.fields]
+    # What a flow bound is shown by its keys only: it can hold what a user
+    # typed and what a provider gave (an OAuth access token), which is not
+    # for everyone who may look at flows.
+    exclude = BOUND_STATE
+    readonly_fields = [
+        *(field.name for field in Flow._meta.fields if field.name not in BOUND_STATE),
+        "bound_keys",
+    ]
+
+    @admin.display(description="bound state (keys)")
+    def bound_keys(self, flow: Flow) -> str:
+        keys = list(flow.data) if isinstance(flow.data, dict) else []
+        if isinstance(flow.child, dict):
+            keys.append("(a nested pipeline running)")
+        return ", ".join(keys) or "-"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

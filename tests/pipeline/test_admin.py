@@ -25,6 +25,18 @@ def test_flows_are_listed_and_shown(admin_browser: Client, client: FlowClient) -
     assert b'name="_save"' not in shown.content
 
 
+def test_a_flows_bound_state_is_shown_by_its_keys_only(
+    admin_browser: Client, client: FlowClient
+) -> None:
+    started = client.start().json()
+    client.submit(started, {"email": "ada@example.com", "name": "Ada Secret-Value"})
+    flow = Flow.objects.get()
+    shown = admin_browser.get(f"/admin/pipeline/flow/{flow.pk}/change/")
+    assert shown.status_code == 200
+    assert b"profile" in shown.content
+    assert b"Secret-Value" not in shown.content
+
+
 def test_flows_cannot_be_added(admin_browser: Client) -> None:
     assert admin_browser.get("/admin/pipeline/flow/add/").status_code == 403
 
