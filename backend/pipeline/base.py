@@ -237,7 +237,11 @@ class Pipeline:
         return root._serve(Failure)
 
     def finish_pipeline(self) -> Any:
-        """Do what the flow was for; return its result (JSON) or `self.error(...)`."""
+        """Do what the flow was for; return its result (JSON) or `self.error(...)`.
+
+        The flow then keeps the result and drops its bound state, as Sentry's
+        pipeline does: store whatever must outlive the flow here.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement finish_pipeline")
 
     def clear_session(self) -> None:
@@ -439,6 +443,8 @@ class Pipeline:
                 if state.status == FAILED:
                     raise _Rollback
                 state.result = result.outcome if isinstance(result, StepResponse) else result
+                # What users typed and providers gave (tokens) goes with the flow.
+                state.frame.data, state.frame.child = {}, None
                 self._write(force=True)
         except _Rollback:
             # finish_pipeline called error(): nothing it wrote is kept, and

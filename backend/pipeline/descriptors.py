@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.urls import reverse
 
 from .outcomes import Complete, Form, Outcome, Redirect
-from .state import ACTIVE
+from .state import ACTIVE, COMPLETE
 
 if TYPE_CHECKING:
     from .base import Pipeline
@@ -34,7 +34,9 @@ def describe(pipeline: Pipeline, outcome: Outcome) -> dict[str, Any]:
                 "provider": level.provider_key,
                 "name": view.get_name() if view is not None else None,
                 "index": level.step_index,
-                "total": len(level.steps()),
+                # A completed flow took every step it is past; its state, which
+                # conditional and late-bound steps are counted from, is gone.
+                "total": (level.step_index if state.status == COMPLETE else len(level.steps())),
             }
         )
     descriptor: dict[str, Any] = {

@@ -10,7 +10,6 @@ from django.test import override_settings
 
 from backend.identity.local import LocalProvider
 from backend.identity.models import Identity
-from backend.pipeline.store import get_store
 from tests.conftest import FlowClient
 from tests.identity.conftest import (
     LOCAL,
@@ -139,7 +138,7 @@ def test_a_local_user_without_an_id_is_unusable() -> None:
 
 
 @override_settings(IDENTITY_PROVIDERS={"local": LOCAL})
-def test_a_local_flow_keeps_the_users_channels_in_the_flow(
+def test_a_local_identity_keeps_the_users_channels(
     user_client: FlowClient,
 ) -> None:
     started = start(user_client)
@@ -149,8 +148,6 @@ def test_a_local_flow_keeps_the_users_channels_in_the_flow(
         done = come_back(user_client, code="abc", state=state_of(started)).json()
 
     assert done["status"] == "complete"
-    flow = get_store().load(done["id"])
-    assert flow is not None
-    assert flow.frame.data["user"]["channels"] == ["alerts", "ops"]
     identity = Identity.objects.get()
     assert (identity.idp.type, identity.external_id) == ("local", "42")
+    assert identity.data["data"]["user"]["channels"] == ["alerts", "ops"]

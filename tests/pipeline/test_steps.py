@@ -57,6 +57,20 @@ def test_conditional_step_is_taken_once_its_condition_holds(client: FlowClient) 
     assert (company["step"]["index"], company["step"]["total"]) == (1, 3)
 
 
+def test_a_completed_flow_counts_the_steps_it_took_though_its_state_is_gone(
+    client: FlowClient,
+) -> None:
+    # The condition reads state a completed flow no longer keeps.
+    started = client.start("dynamic", "conditional").json()
+    company = client.submit(started, {"kind": "business"}).json()
+    confirm = client.submit(company, {"company": "Analytical Engines"}).json()
+    done = client.submit(confirm, {}).json()
+
+    assert done["status"] == "complete"
+    assert (done["step"]["index"], done["step"]["total"]) == (3, 3)
+    assert client.show(done["id"]).json() == done
+
+
 def test_back_prefills_what_the_step_bound_and_then_takes_new_input(
     client: FlowClient,
 ) -> None:

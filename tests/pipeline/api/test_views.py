@@ -424,6 +424,15 @@ def test_a_completed_flow_can_still_be_shown(
     assert response.json() == done
 
 
+def test_a_completed_flow_keeps_its_result_and_drops_what_it_bound(
+    client: FlowClient, at_confirm: dict[str, Any]
+) -> None:
+    done = client.submit(at_confirm, CONFIRM).json()
+    row = Flow.objects.get(pk=done["id"])
+    assert (row.result, row.data, row.child) == (done["result"], {}, None)
+    assert client.show(done["id"]).json() == done
+
+
 @pytest.mark.parametrize("action", ["submit", "back", "cancel"])
 def test_acting_on_a_completed_flow_returns_409_pipeline_finished(
     client: FlowClient, at_confirm: dict[str, Any], action: str
