@@ -7,7 +7,8 @@ client application with it.
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
 from oauth2_provider.models import get_application_model
 from oauth2_provider.views import AuthorizationView as ToolkitAuthorizationView
 from oauth2_provider.views import ScopedProtectedResourceView
@@ -48,3 +49,12 @@ class AuthorizationView(ToolkitAuthorizationView):  # type: ignore[misc]
         if not get_application_model().objects.filter(client_id=client_id).exists():
             return bad_request(self.request)
         return super().form_valid(form)  # type: ignore[no-any-return]
+
+
+def application_in_admin(request: HttpRequest, pk: int) -> HttpResponseRedirect:
+    """Where an application's own URL leads: its admin page.
+
+    The toolkit's management pages are not routed, but its applications
+    still name one of them as their URL (the admin's "View on site").
+    """
+    return HttpResponseRedirect(reverse("admin:oauth2_provider_application_change", args=[pk]))

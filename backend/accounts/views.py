@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from backend.pipeline.api.methods import HTTP_METHODS
 from backend.pipeline.api.protection import GuardedViewMixin
 from backend.pipeline.api.serializers import ErrorEnvelopeSerializer
 from backend.pipeline.errors import PipelineError
@@ -45,12 +46,16 @@ class InvalidCredentials(PipelineError):
 class CsrfView(APIView):
     """Sets the CSRF cookie and answers its token, for clients on another origin."""
 
+    http_method_names = HTTP_METHODS
+
     @extend_schema(responses={200: CsrfSerializer, 401: _ERROR}, summary="Get a CSRF token")
     def get(self, request: Request) -> Response:
         return Response({"csrf_token": get_token(request._request)})
 
 
 class LoginView(GuardedViewMixin, APIView):
+    http_method_names = HTTP_METHODS
+
     throttle_classes = [LoginRateThrottle]
 
     @extend_schema(
@@ -82,6 +87,8 @@ class LoginView(GuardedViewMixin, APIView):
 
 
 class LogoutView(GuardedViewMixin, APIView):
+    http_method_names = HTTP_METHODS
+
     @extend_schema(
         request=None,
         responses={204: None, 401: _ERROR, 403: _ERROR, 413: _ERROR, 503: _ERROR},
@@ -93,6 +100,8 @@ class LogoutView(GuardedViewMixin, APIView):
 
 
 class MeView(APIView):
+    http_method_names = HTTP_METHODS
+
     @extend_schema(
         responses={200: MeSerializer, 401: _ERROR, 503: _ERROR}, summary="Who is logged in"
     )

@@ -181,9 +181,6 @@ REST_FRAMEWORK = {
     # is the entry the nearest one added. Unset, DRF would take the whole
     # header, which any client can write, as its address (throttles).
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
-    # OPTIONS is a 405 like any method a view does not serve, not a
-    # description of the view (CORS preflights are answered before views).
-    "DEFAULT_METADATA_CLASS": None,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -3,11 +3,21 @@ from django.contrib.auth.views import LoginView
 from django.urls import include, path, re_path
 from oauth2_provider import urls as oauth2_urls
 
-from backend.accounts.oauth_server import AuthorizationView, UserInfoView
+from backend.accounts.oauth_server import AuthorizationView, UserInfoView, application_in_admin
 from backend.pipeline.api.exceptions import unrouted
 from backend.pipeline.api.openapi import SchemaView
 
 from .frontend import frontend
+
+#: The demo's OAuth server: its endpoints alone. Registering applications
+#: is left to the admin and `demo_setup`: django-oauth-toolkit's own pages
+#: would let any user add a client of any grant (the password grant
+#: included, a second way to guess passwords). An application's own URL
+#: leads to its admin page.
+oauth2_pages = [
+    *oauth2_urls.base_urlpatterns,
+    path("applications/<int:pk>/", application_in_admin, name="detail"),
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -18,11 +28,7 @@ urlpatterns = [
     ),
     path("o/userinfo/", UserInfoView.as_view(), name="oauth-userinfo"),
     path("o/authorize/", AuthorizationView.as_view(), name="oauth-authorize"),
-    # The demo's OAuth server: its endpoints alone. Registering applications
-    # is left to the admin and `demo_setup`: django-oauth-toolkit's own pages
-    # would let any user add a client of any grant (the password grant
-    # included, a second way to guess passwords).
-    path("o/", include((oauth2_urls.base_urlpatterns, "oauth2_provider"))),
+    path("o/", include((oauth2_pages, "oauth2_provider"))),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/auth/", include("backend.accounts.urls")),
     path("api/", include("backend.pipeline.api.urls")),

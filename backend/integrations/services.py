@@ -29,18 +29,17 @@ def install_integration(
     for display and built from what the service says, so it is cut to what
     the column holds rather than refused.
     """
+    values = {"name": name[:NAME_LENGTH], "metadata": metadata, "user_id": user.pk}
     with transaction.atomic():
-        integration = (
-            Integration.objects.select_for_update()
-            .filter(provider=provider, external_id=external_id)
-            .first()
+        # get_or_create, so that two first installs at once make one row.
+        integration, created = Integration.objects.select_for_update().get_or_create(
+            provider=provider, external_id=external_id, defaults=values
         )
-        if integration is not None and integration.user_id != user.pk:
+        if created:
+            return integration, True
+        if integration.user_id not in (None, user.pk):  # None: its user was deleted
             raise IntegrationTaken(external_id)
-        created = integration is None
-        if integration is None:
-            integration = Integration(provider=provider, external_id=external_id, user_id=user.pk)
-        integration.name = name[:NAME_LENGTH]
-        integration.metadata = metadata
+        for field, value in values.items():
+            setattr(integration, field, value)
         integration.save()
-        return integration, created
+        return integration, False

@@ -433,6 +433,7 @@ class Pipeline:
         state = self._require_state()
         store = get_store()
         before = state.version
+        bound = state.frame.data, state.frame.child
         claimed = 0
         try:
             with store.atomic():
@@ -455,6 +456,7 @@ class Pipeline:
             return Failure()
         except Exception:
             if claimed and not store.rolls_back:
+                state.frame.data, state.frame.child = bound  # kept, to finish again
                 self._release_claim(claimed)
             raise
         return Complete(state.result)
@@ -467,7 +469,7 @@ class Pipeline:
         """
         state = self._require_state()
         state.version = claimed
-        state.status = ACTIVE
+        state.status, state.result = ACTIVE, None
         self._frame().step_index = max(len(self.steps()) - 1, 0)
         self._changed()
         with contextlib.suppress(_Conflict):

@@ -27,16 +27,20 @@ def describe(pipeline: Pipeline, outcome: Outcome) -> dict[str, Any]:
     chain = pipeline.chain()
     path = []
     for level in chain:
-        view = level.current_view()
+        if state.status == COMPLETE:
+            # It took every step it is past; its state, from which conditional
+            # and late-bound steps are found, is gone.
+            name, total = None, level.step_index
+        else:
+            view = level.current_view()
+            name, total = (view.get_name() if view is not None else None), len(level.steps())
         path.append(
             {
                 "pipeline": level.pipeline_name,
                 "provider": level.provider_key,
-                "name": view.get_name() if view is not None else None,
+                "name": name,
                 "index": level.step_index,
-                # A completed flow took every step it is past; its state, which
-                # conditional and late-bound steps are counted from, is gone.
-                "total": (level.step_index if state.status == COMPLETE else len(level.steps())),
+                "total": total,
             }
         )
     descriptor: dict[str, Any] = {

@@ -65,6 +65,7 @@ def test_a_device_authorization_request_is_answered(user: Any) -> None:
     [
         "/o/applications/",
         "/o/applications/register/",
+        "/o/applications/1/update/",
         "/o/authorized_tokens/",
         "/o/register/",
         "/o/.well-known/openid-configuration",
@@ -78,3 +79,16 @@ def test_only_the_servers_endpoints_are_routed_not_its_management_pages(
     browser = Client()
     browser.force_login(user)
     assert browser.get(path).status_code == 404
+
+
+def test_an_applications_own_url_leads_to_its_admin_page(admin_user: Any) -> None:
+    application = Application.objects.create(
+        name="demo",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+    )
+    browser = Client()
+    browser.force_login(admin_user)
+    response = browser.get(application.get_absolute_url())
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/oauth2_provider/application/{application.pk}/change/"

@@ -51,3 +51,14 @@ def test_a_name_longer_than_an_integration_keeps_is_cut_to_fit(user: Any) -> Non
     )
     integration.refresh_from_db()
     assert integration.name == "N" * 200
+
+
+def test_an_integration_whose_user_was_deleted_can_be_installed_again(
+    user: Any, other_user: Any
+) -> None:
+    install_integration(user=user, provider="example", external_id="acme", name="A", metadata={})
+    user.delete()
+    again, created = install_integration(
+        user=other_user, provider="example", external_id="acme", name="B", metadata={}
+    )
+    assert (created, again.user, again.name) == (False, other_user, "B")

@@ -215,6 +215,28 @@ class ConditionalProvider(PipelineProvider):
         ]
 
 
+@dynamic_manager.register
+class UnlessPersonalProvider(PipelineProvider):
+    """A condition that holds while nothing is bound (the company step counts at first)."""
+
+    key = "unless_personal"
+    name = "Unless personal"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [
+            FormView(KindSerializer, name="kind"),
+            ConditionalStep(
+                FormView(CompanySerializer, name="company"),
+                lambda pipeline: not _is_personal(pipeline),
+            ),
+            FormView(ConfirmSerializer, name="confirm", allow_back=False),
+        ]
+
+
+def _is_personal(pipeline: Pipeline) -> bool:
+    return (pipeline.fetch_state("kind") or {}).get("kind") == "personal"
+
+
 class DynamicPipeline(Pipeline):
     pipeline_name = "dynamic"
     provider_manager = dynamic_manager

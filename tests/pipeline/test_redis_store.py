@@ -39,6 +39,13 @@ def _run_onboarding(client: FlowClient) -> dict[str, Any]:
     return descriptor
 
 
+def _at_confirm(client: FlowClient) -> dict[str, Any]:
+    descriptor = client.start().json()
+    descriptor = client.submit(descriptor, PROFILE).json()
+    confirm: dict[str, Any] = client.submit(descriptor, COMPANY).json()
+    return confirm
+
+
 def test_onboarding_runs_to_its_result_on_redis(client: FlowClient, on_redis: RedisStore) -> None:
     done = _run_onboarding(client)
     assert done["status"] == "complete"
@@ -71,9 +78,7 @@ def test_a_finish_that_calls_error_fails_the_flow_and_keeps_nothing_on_redis(
 def test_a_finish_that_crashes_puts_the_flow_back_at_its_last_step_on_redis(
     client: FlowClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    descriptor = client.start().json()
-    descriptor = client.submit(descriptor, PROFILE).json()
-    confirm = client.submit(descriptor, COMPANY).json()
+    confirm = _at_confirm(client)
 
     def crash(self: OnboardingPipeline) -> Any:
         raise RuntimeError("the mail server is down")
@@ -88,6 +93,31 @@ def test_a_finish_that_crashes_puts_the_flow_back_at_its_last_step_on_redis(
     assert shown["form"]["data"] == CONFIRM  # the last input stays, to prefill
     done = client.submit(shown, CONFIRM).json()
     assert done["status"] == "complete"
+
+
+def test_a_result_that_cannot_be_written_leaves_the_flow_to_finish_again_on_redis(
+    client: FlowClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    confirm = _at_confirm(client)
+    write = RedisStore.compare_and_set
+    lost: list[int] = []
+
+    def lost_on_the_result(self: RedisStore, state: Any, expected: int) -> bool:
+        if state.result is not None and not lost:  # once: the release that follows is written
+            lost.append(expected)
+            raise ConnectionError("Redis went away")
+        return write(self, state, expected)
+
+    monkeypatch.setattr(RedisStore, "compare_and_set", lost_on_the_result)
+    with pytest.raises(ConnectionError):
+        client.submit(confirm, CONFIRM)
+    monkeypatch.undo()
+
+    shown = client.show(confirm["id"]).json()
+    assert (shown["status"], shown["step"]["name"]) == ("active", "confirm")
+    done = client.submit(shown, CONFIRM).json()
+    assert done["status"] == "complete"
+    assert done["result"]["company"] == COMPANY["company"]
 
 
 def test_callbacks_resume_flows_on_redis(client: FlowClient) -> None:

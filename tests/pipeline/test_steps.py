@@ -71,6 +71,21 @@ def test_a_completed_flow_counts_the_steps_it_took_though_its_state_is_gone(
     assert client.show(done["id"]).json() == done
 
 
+def test_a_completed_flow_shows_no_step_though_its_conditions_now_hold(
+    client: FlowClient,
+) -> None:
+    # With nothing bound, the company step counts again: the flow must not show it.
+    started = client.start("dynamic", "unless_personal").json()
+    confirm = client.submit(started, {"kind": "personal"}).json()
+    assert confirm["step"]["name"] == "confirm"
+    done = client.submit(confirm, {}).json()
+
+    shown = client.show(done["id"]).json()
+    assert shown == done
+    assert (shown["step"]["name"], shown["step"]["index"], shown["step"]["total"]) == (None, 2, 2)
+    assert [level["name"] for level in shown["step"]["path"]] == [None]
+
+
 def test_back_prefills_what_the_step_bound_and_then_takes_new_input(
     client: FlowClient,
 ) -> None:

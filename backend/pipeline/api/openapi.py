@@ -10,6 +10,8 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from .methods import HTTP_METHODS
+
 
 class SchemaView(SpectacularAPIView):
     """The document alone is offered in several formats (`?format=yaml`).
@@ -21,6 +23,7 @@ class SchemaView(SpectacularAPIView):
 
     renderer_classes = [OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer]
     content_negotiation_class = DefaultContentNegotiation
+    http_method_names = HTTP_METHODS
 
     def handle_exception(self, exc: Exception) -> Response:
         self.request.accepted_renderer = JSONRenderer()

@@ -50,7 +50,10 @@ def _by_auth_token(request: Request) -> bool:
 
 
 def _about_a_flow(request: Request) -> bool:
-    return "pk" in (request.parser_context or {}).get("kwargs", {})
+    """On a flow's URL of a view that checks flow tokens (`flow_token_views`)."""
+    context = request.parser_context or {}
+    view = context.get("view")
+    return getattr(view, "flow_token_views", False) and "pk" in context.get("kwargs", {})
 
 
 def _check_csrf(http: HttpRequest) -> None:

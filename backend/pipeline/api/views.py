@@ -53,6 +53,7 @@ from ..state import ACTIVE, CANCELLED, MAX_RETURN_TO_LENGTH, FlowState
 from ..steps import INITIAL_DATA_KEY
 from ..store import get_store
 from . import serializers as api
+from .methods import HTTP_METHODS
 from .protection import GuardedViewMixin, enforce_csrf_on_flow
 from .throttling import StartRateThrottle
 
@@ -116,10 +117,10 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
 
     lookup_value_regex = "[^/]+"
     schema = _Schema()
-    # No OPTIONS: DRF would answer it with a description of the view, an
-    # answer the protocol does not have. A CORS preflight never reaches a
-    # view (django-cors-headers answers it).
-    http_method_names = ["get", "post", "delete", "head"]
+    http_method_names = HTTP_METHODS
+    #: Its detail routes are flows, and `_load` checks a flow token against
+    #: the flow before it lifts the CSRF check (`protection.enforce_csrf`).
+    flow_token_views = True
 
     def perform_authentication(self, request: Request) -> None:
         """Authenticate when first asked who the client is, not before.

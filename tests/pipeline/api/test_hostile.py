@@ -339,6 +339,8 @@ def test_an_unknown_method_on_a_flow_returns_405_envelope(
         ("OPTIONS", f"{API}callback/"),
         ("OPTIONS", "/api/auth/me/"),
         ("OPTIONS", "/api/auth/login/"),
+        ("OPTIONS", "/api/auth/csrf/"),
+        ("OPTIONS", "/api/schema/"),
     ],
 )
 def test_a_method_a_route_does_not_take_returns_405_envelope(
@@ -352,6 +354,7 @@ def test_a_method_a_route_does_not_take_returns_405_envelope(
     _refused_cleanly(response, client, at_company)
     assert response.status_code == 405
     assert error_of(response)["code"] == "method_not_allowed"
+    assert method not in response["Allow"].split(", ")
 
 
 @pytest.mark.parametrize("accept", ["application/xml", "text/html", "image/png", "*/*", ""])

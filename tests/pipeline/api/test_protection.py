@@ -6,8 +6,12 @@ from typing import Any
 
 import pytest
 from django.test import override_settings
-from rest_framework.test import APIClient
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
+from rest_framework.views import APIView
 
+from backend.pipeline.api.protection import enforce_csrf
+from backend.pipeline.errors import CsrfFailed
 from tests.conftest import COMPANY, PROFILE, FlowClient
 
 from .conftest import (
@@ -119,6 +123,20 @@ def test_a_made_up_flow_token_lifts_no_csrf_check_of_a_script_starting_a_flow(
     )
     assert response.status_code == 403
     assert error_of(response)["code"] == "csrf_failed"
+
+
+def test_a_flow_token_lifts_no_csrf_check_on_another_views_detail_route(user: Any) -> None:
+    # A project's own view, authenticated by the session like the API.
+    class Widgets(APIView):
+        pass
+
+    posted = APIRequestFactory(enforce_csrf_checks=True).post(
+        "/widgets/1/", {}, format="json", HTTP_X_PIPELINE_TOKEN="made-up"
+    )
+    posted.user = user
+    request = Request(posted, parser_context={"view": Widgets(), "kwargs": {"pk": "1"}})
+    with pytest.raises(CsrfFailed):
+        enforce_csrf(request)
 
 
 def test_unsafe_request_without_any_cookie_returns_403_csrf_failed(db: None) -> None:
