@@ -57,8 +57,7 @@ def envelope(exc: exceptions.APIException) -> dict[str, Any]:
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """Django's 404 for paths no view claims, answered as JSON."""
-    body = {"error": {"code": "not_found", "message": _("Not found.")}}
-    return JsonResponse(body, status=404)
+    return _error(404, "not_found", _("Not found."))
 
 
 @csrf_exempt
@@ -71,11 +70,9 @@ def unrouted(request: HttpRequest) -> JsonResponse:
     redirect a POST (an error page) and clients follow a 301 with a GET, so
     a submit would come back as a 200 that moved nothing.
     """
-    response = not_found(request)
     if not request.path_info.endswith("/") and _claimed(f"{request.path_info}/"):
-        body = {"code": "not_found", "message": _("Not found: API paths end with a slash.")}
-        response = JsonResponse({"error": body}, status=404)
-    return response
+        return _error(404, "not_found", _("Not found: API paths end with a slash."))
+    return not_found(request)
 
 
 def _claimed(path: str) -> bool:
@@ -95,8 +92,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Jso
     """
     if _raised_from(exception, DATABASE_DOWN):
         return _unavailable()
-    body = {"error": {"code": "bad_request", "message": _("Bad request.")}}
-    return JsonResponse(body, status=400)
+    return _error(400, "bad_request", _("Bad request."))
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
@@ -107,8 +103,12 @@ def server_error(request: HttpRequest) -> JsonResponse:
     """
     if isinstance(sys.exc_info()[1], DATABASE_DOWN):
         return _unavailable()
-    body = {"error": {"code": "server_error", "message": _("Server error.")}}
-    return JsonResponse(body, status=500)
+    return _error(500, "server_error", _("Server error."))
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    """The envelope of an error answered outside DRF's views."""
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
 def _unavailable() -> JsonResponse:
