@@ -19,7 +19,7 @@ class EmailSerializer(serializers.Serializer[Any]):
 
 
 class AskEmail(PipelineView):
-    """The seed's example view: take an email, or show the form asking for it."""
+    """The example view of Sentry's pipeline README: take an email, or ask for it."""
 
     title = _("Your email")
 

@@ -109,7 +109,7 @@ class Pipeline:
         self._parent = parent
         self._bind_key = bind_key
 
-    # -- the seed's interface -------------------------------------------------
+    # -- the interface of Sentry's pipeline -----------------------------------
 
     def is_valid(self) -> bool:
         """Whether there is a flow this request can continue from here."""
@@ -263,7 +263,7 @@ class Pipeline:
             self._provider_model_known = True
         return self._provider_model
 
-    # -- beyond the seed ------------------------------------------------------
+    # -- beyond Sentry's pipeline ---------------------------------------------
 
     def expect_callback(self) -> str:
         """A fresh random state for a browser redirect; the flow now waits for it.

@@ -1,6 +1,6 @@
 """Pipelines used by the engine's tests, written as a user of the library would.
 
-`SeedPipeline` is the seed README's example adapted to JSON: the same view
+`SentryPipeline` is the example of Sentry's pipeline README adapted to JSON: the same view
 logic, answering forms instead of rendering templates.
 """
 
@@ -26,7 +26,7 @@ from backend.pipeline import (
     StepResult,
 )
 
-# -- the seed README's example -------------------------------------------------------
+# -- Sentry's pipeline README's example ----------------------------------------------
 
 
 class UserInputSerializer(serializers.Serializer[Any]):
@@ -54,22 +54,22 @@ class RequestApiTokenStep(FormView):
     name = "api_token"
 
 
-seed_manager = ProviderManager()
+sentry_manager = ProviderManager()
 
 
-@seed_manager.register
-class SeedProvider(PipelineProvider):
-    key = "seed"
-    name = "Seed"
+@sentry_manager.register
+class SentryProvider(PipelineProvider):
+    key = "sentry"
+    name = "Sentry"
 
     def get_pipeline_views(self) -> Sequence[Step]:
         return [GetUserInput(), RequestApiTokenStep()]
 
 
-class SeedPipeline(Pipeline):
-    pipeline_name = "seed"
-    title = "Seed example"
-    provider_manager = seed_manager
+class SentryPipeline(Pipeline):
+    pipeline_name = "sentry"
+    title = "Sentry example"
+    provider_manager = sentry_manager
     provider_model_cls = Group
     finished: list[dict[str, Any]] = []
 
@@ -274,7 +274,7 @@ class FailingFinishPipeline(Pipeline):
 EXAMPLE_PIPELINES = [
     "backend.onboarding.pipeline.OnboardingPipeline",
     "backend.identity.pipeline.IdentityPipeline",
-    "tests.pipeline.examples.SeedPipeline",
+    "tests.pipeline.examples.SentryPipeline",
     "tests.pipeline.examples.SetupPipeline",
     "tests.pipeline.examples.DynamicPipeline",
     "tests.pipeline.examples.FailingFinishPipeline",

@@ -1,4 +1,4 @@
-"""The seed README's concepts and examples, run through plain DRF views."""
+"""The concepts and examples of Sentry's pipeline README, run through plain DRF views."""
 
 import pytest
 from django.conf import settings
@@ -11,7 +11,7 @@ from backend.pipeline import PipelineNotInitialized
 from backend.pipeline.errors import UnknownProvider
 from backend.pipeline.store import get_store
 from tests.conftest import FlowClient
-from tests.pipeline.examples import FailingFinishPipeline, SeedPipeline
+from tests.pipeline.examples import FailingFinishPipeline, SentryPipeline
 
 pytestmark = pytest.mark.usefixtures("examples")
 
@@ -33,76 +33,76 @@ def _drf_request(client: APIClient) -> Request:
 
 def test_one_view_initializes_then_traverses() -> None:
     browser = APIClient()
-    first = browser.get("/seed/one/seed/")
+    first = browser.get("/sentry/one/sentry/")
     assert first.status_code == 200
     assert first.json()["step"]["name"] == "get_user_input"
 
-    second = browser.post("/seed/one/seed/", {"my_data": "hello"}, format="json")
+    second = browser.post("/sentry/one/sentry/", {"my_data": "hello"}, format="json")
     assert second.json()["step"]["name"] == "api_token"
 
-    done = browser.post("/seed/one/seed/", {"api_token": "t0k"}, format="json")
+    done = browser.post("/sentry/one/sentry/", {"api_token": "t0k"}, format="json")
     assert done.json()["kind"] == "complete"
     assert done.json()["result"] == {"user_input": {"my_data": "hello"}, "token": "t0k"}
-    assert len(SeedPipeline.finished) == 1
+    assert len(SentryPipeline.finished) == 1
 
 
 def test_one_view_starts_again_once_the_flow_is_finished() -> None:
     browser = APIClient()
-    browser.get("/seed/one/seed/")
-    browser.post("/seed/one/seed/", {"my_data": "x"}, format="json")
-    browser.post("/seed/one/seed/", {"api_token": "y"}, format="json")
+    browser.get("/sentry/one/sentry/")
+    browser.post("/sentry/one/sentry/", {"my_data": "x"}, format="json")
+    browser.post("/sentry/one/sentry/", {"api_token": "y"}, format="json")
 
-    again = browser.get("/seed/one/seed/")
+    again = browser.get("/sentry/one/sentry/")
     assert again.json()["status"] == "active"
     assert again.json()["step"]["index"] == 0
 
 
 def test_one_view_does_not_reinitialize_a_valid_flow() -> None:
     browser = APIClient()
-    first = browser.get("/seed/one/seed/").json()
-    browser.post("/seed/one/seed/", {"my_data": "x"}, format="json")
-    shown = browser.get("/seed/one/seed/").json()
+    first = browser.get("/sentry/one/sentry/").json()
+    browser.post("/sentry/one/sentry/", {"my_data": "x"}, format="json")
+    shown = browser.get("/sentry/one/sentry/").json()
     assert shown["id"] == first["id"]
     assert shown["step"]["name"] == "api_token"
 
 
 def test_one_view_with_an_unknown_provider_is_a_404_not_a_crash() -> None:
-    response = APIClient().get("/seed/one/nope/")
+    response = APIClient().get("/sentry/one/nope/")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == UnknownProvider.default_code
 
 
 def test_two_views_initialize_then_find_the_flow_through_the_session() -> None:
     browser = APIClient()
-    started = browser.post("/seed/init/seed/", {}, format="json")
+    started = browser.post("/sentry/init/sentry/", {}, format="json")
     assert started.json()["step"]["name"] == "get_user_input"
 
-    moved = browser.post("/seed/step/", {"my_data": "hi"}, format="json")
+    moved = browser.post("/sentry/step/", {"my_data": "hi"}, format="json")
     assert moved.json()["step"]["name"] == "api_token"
-    done = browser.post("/seed/step/", {"api_token": "abc"}, format="json")
+    done = browser.post("/sentry/step/", {"api_token": "abc"}, format="json")
     assert done.json()["result"]["token"] == "abc"
 
 
 def test_two_views_step_view_without_a_flow_answers_400() -> None:
-    assert APIClient().post("/seed/step/", {"my_data": "hi"}, format="json").status_code == 400
+    assert APIClient().post("/sentry/step/", {"my_data": "hi"}, format="json").status_code == 400
 
 
 def test_initialize_view_clears_an_unfinished_flow_by_starting_afresh() -> None:
     browser = APIClient()
-    browser.post("/seed/init/seed/", {}, format="json")
-    browser.post("/seed/step/", {"my_data": "old"}, format="json")
+    browser.post("/sentry/init/sentry/", {}, format="json")
+    browser.post("/sentry/step/", {"my_data": "old"}, format="json")
 
-    restarted = browser.post("/seed/init/seed/", {}, format="json").json()
+    restarted = browser.post("/sentry/init/sentry/", {}, format="json").json()
     assert restarted["step"]["name"] == "get_user_input"
-    shown = browser.get("/seed/step/").json()
+    shown = browser.get("/sentry/step/").json()
     assert shown["id"] == restarted["id"]
     assert shown["step"]["index"] == 0
 
 
 def test_pipeline_error_ends_the_flow_as_failed() -> None:
     browser = APIClient()
-    browser.post("/seed/init/seed/", {}, format="json")
-    failed = browser.post("/seed/step/", {"other": 1}, format="json")
+    browser.post("/sentry/init/sentry/", {}, format="json")
+    failed = browser.post("/sentry/step/", {"other": 1}, format="json")
 
     body = failed.json()
     assert failed.status_code == 200
@@ -114,24 +114,24 @@ def test_pipeline_error_ends_the_flow_as_failed() -> None:
 
 
 def test_get_for_request_finds_the_most_recent_flow_of_its_type(client: FlowClient) -> None:
-    client.start("seed", "seed")
-    second = client.start("seed", "seed").json()
+    client.start("sentry", "sentry")
+    second = client.start("sentry", "sentry").json()
     client.start("onboarding", "default")
 
     request = _drf_request(client.raw)
-    pipeline = SeedPipeline.get_for_request(request)
+    pipeline = SentryPipeline.get_for_request(request)
     assert pipeline is not None
     assert pipeline.flow is not None
     assert pipeline.flow.id == second["id"]
 
 
 def test_get_for_request_is_none_without_a_flow(client: FlowClient) -> None:
-    assert SeedPipeline.get_for_request(_drf_request(client.raw)) is None
+    assert SentryPipeline.get_for_request(_drf_request(client.raw)) is None
 
 
 def test_clear_session_drops_the_flow(client: FlowClient) -> None:
-    started = client.start("seed", "seed").json()
-    pipeline = SeedPipeline.get_for_request(_drf_request(client.raw))
+    started = client.start("sentry", "sentry").json()
+    pipeline = SentryPipeline.get_for_request(_drf_request(client.raw))
     assert pipeline is not None
     pipeline.clear_session()
 
@@ -143,10 +143,10 @@ def test_clear_session_drops_the_flow(client: FlowClient) -> None:
 
 def test_bind_state_and_fetch_state_round_trip_json() -> None:
     browser = APIClient()
-    browser.post("/seed/init/seed/", {}, format="json")
-    browser.post("/seed/step/", {"my_data": "<b>not html</b>"}, format="json")
-    browser.post("/seed/step/", {"api_token": "t"}, format="json")
-    assert SeedPipeline.finished == [
+    browser.post("/sentry/init/sentry/", {}, format="json")
+    browser.post("/sentry/step/", {"my_data": "<b>not html</b>"}, format="json")
+    browser.post("/sentry/step/", {"api_token": "t"}, format="json")
+    assert SentryPipeline.finished == [
         {"user_input": {"my_data": "<b>not html</b>"}, "api_token": {"api_token": "t"}}
     ]
 
@@ -154,11 +154,11 @@ def test_bind_state_and_fetch_state_round_trip_json() -> None:
 def test_provider_model_is_looked_up_from_the_flow(client: FlowClient) -> None:
     group = Group.objects.create(name="acme")
     request = _drf_request(client.raw)
-    pipeline = SeedPipeline(request, "seed", provider_model=group)
+    pipeline = SentryPipeline(request, "sentry", provider_model=group)
     pipeline.initialize()
     request.session.save()
 
-    found = SeedPipeline.get_for_request(_drf_request(client.raw))
+    found = SentryPipeline.get_for_request(_drf_request(client.raw))
     assert found is not None
     assert found.provider_model == group
     assert found.is_valid()
@@ -169,13 +169,13 @@ def test_a_deleted_provider_model_invalidates_the_flow_without_a_crash(
 ) -> None:
     group = Group.objects.create(name="acme")
     request = _drf_request(client.raw)
-    pipeline = SeedPipeline(request, "seed", provider_model=group)
+    pipeline = SentryPipeline(request, "sentry", provider_model=group)
     pipeline.initialize()
     request.session.save()
     assert pipeline.flow is not None
     group.delete()
 
-    found = SeedPipeline.get_for_request(_drf_request(client.raw))
+    found = SentryPipeline.get_for_request(_drf_request(client.raw))
     assert found is not None
     assert found.provider_model is None
     assert not found.is_valid()
@@ -186,12 +186,12 @@ def test_a_deleted_provider_model_invalidates_the_flow_without_a_crash(
 
 def test_config_is_given_to_the_provider_and_kept_with_the_flow(client: FlowClient) -> None:
     request = _drf_request(client.raw)
-    pipeline = SeedPipeline(request, "seed", config={"scopes": ["read"]})
+    pipeline = SentryPipeline(request, "sentry", config={"scopes": ["read"]})
     assert pipeline.provider.config == {"scopes": ["read"]}
     pipeline.initialize()
     request.session.save()
 
-    found = SeedPipeline.get_for_request(_drf_request(client.raw))
+    found = SentryPipeline.get_for_request(_drf_request(client.raw))
     assert found is not None
     assert found.config == {"scopes": ["read"]}
     assert found.provider.config == {"scopes": ["read"]}
@@ -210,11 +210,11 @@ def test_finish_pipeline_error_keeps_nothing_it_wrote(client: FlowClient) -> Non
 
 
 def test_finish_pipeline_runs_once_and_its_result_is_kept(client: FlowClient) -> None:
-    descriptor = client.start("seed", "seed").json()
+    descriptor = client.start("sentry", "sentry").json()
     descriptor = client.submit(descriptor, {"my_data": "x"}).json()
     done = client.submit(descriptor, {"api_token": "y"}).json()
     again = client.show(done["id"]).json()
 
     assert again["kind"] == "complete"
     assert again["result"] == done["result"]
-    assert len(SeedPipeline.finished) == 1
+    assert len(SentryPipeline.finished) == 1

@@ -1,4 +1,4 @@
-"""Nested pipelines keep the seed's semantics."""
+"""Nested pipelines keep the semantics of Sentry's pipeline."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""The seed README's one-view and two-view executions, as plain DRF views."""
+"""The one-view and two-view executions of Sentry's pipeline README, as plain DRF views."""
 
 from typing import Any
 
@@ -7,14 +7,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tests.pipeline.examples import SeedPipeline
+from tests.pipeline.examples import SentryPipeline
 
 
 class OneView(APIView):
     """Initializes and traverses in one view: the provider key is in the URL."""
 
     def handle_request(self, request: Request, provider_key: str) -> Response:
-        pipeline = SeedPipeline(request=request, provider_key=provider_key)
+        pipeline = SentryPipeline(request=request, provider_key=provider_key)
 
         # Since we are handling initialization in the same view as moving
         # through the pipeline, check for a valid pipeline first, to avoid
@@ -33,7 +33,7 @@ class OneView(APIView):
 
 class InitView(APIView):
     def post(self, request: Request, provider_key: str) -> Response:
-        pipeline = SeedPipeline(request=request, provider_key=provider_key)
+        pipeline = SentryPipeline(request=request, provider_key=provider_key)
         pipeline.initialize()
         return pipeline.current_step()
 
@@ -42,7 +42,7 @@ class StepView(APIView):
     """Finds the flow through the session: no key in the URL."""
 
     def handle_request(self, request: Request) -> Response:
-        pipeline = SeedPipeline.get_for_request(request)
+        pipeline = SentryPipeline.get_for_request(request)
 
         # If the pipeline isn't correctly initialized error out.
         if pipeline is None or not pipeline.is_valid():
@@ -59,8 +59,8 @@ class StepView(APIView):
 
 
 urlpatterns = [
-    path("seed/one/<str:provider_key>/", OneView.as_view()),
-    path("seed/init/<str:provider_key>/", InitView.as_view()),
-    path("seed/step/", StepView.as_view()),
+    path("sentry/one/<str:provider_key>/", OneView.as_view()),
+    path("sentry/init/<str:provider_key>/", InitView.as_view()),
+    path("sentry/step/", StepView.as_view()),
     path("", include("backend.config.urls")),
 ]

@@ -12,7 +12,7 @@ sent in-process to Django's WSGI application. The answers must:
   `Allow` to a method the path does not declare.
 
 So that requests get past the first checks, every one carries the
-`Authorization: Token` of a test user (CSRF-exempt, as PROTOCOL.md says),
+`Authorization: Token` of a test user (CSRF-exempt, as the protocol says),
 and most generated flow ids are replaced with real flows of that user, in
 different states (fresh, part way, complete, cancelled, expired, of each
 pipeline); half of those also get the flow's current `version`, and some

@@ -2,9 +2,9 @@
 
 The app runs under gunicorn (4 sync workers, `CONN_MAX_AGE=0`: a connection
 per request) against the run's test database. The promise under test is
-the one of PROTOCOL.md: a step happens entirely or not at all, and a client
-is told which (200, or 503 `database_unavailable` with `Retry-After`, never
-a 500 or a hang), so that sending the same request again is always safe.
+the protocol's (`backend/pipeline/README.md`): a step happens entirely or
+not at all, and a client is told which (200, or 503 `database_unavailable`
+with `Retry-After`, never a 500 or a hang), so that sending the same request again is always safe.
 
 How the database is taken away differs by database:
 

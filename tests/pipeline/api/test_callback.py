@@ -328,7 +328,7 @@ def test_an_anonymous_flow_refuses_the_callback_of_another_session(
 def test_a_flow_of_a_user_takes_the_callback_in_another_session_of_that_user(
     other_client: FlowClient, waiting: dict[str, Any], provider: responses.RequestsMock
 ) -> None:
-    """A flow started by a logged-in user is bound to the user (PROTOCOL.md), not the session."""
+    """A flow started by a logged-in user is bound to the user (the protocol), not the session."""
     other_client.login("ada", "lovelace-1815")
 
     response = come_back(other_client, approval(waiting), as_json=True)

@@ -1,4 +1,4 @@
-"""Every error the API answers is the envelope of PROTOCOL.md; crashes too."""
+"""Every error the API answers is the protocol's envelope, crashes too."""
 
 import json
 from typing import Any

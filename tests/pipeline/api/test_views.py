@@ -1,4 +1,4 @@
-"""Every endpoint and status code of PROTOCOL.md, and the descriptor's shape."""
+"""Every endpoint and status code of the protocol, and the descriptor's shape."""
 
 import re
 import uuid
