@@ -26,18 +26,24 @@ def link_identity(
     An account already linked to someone else is refused, and nothing is
     written.
     """
+    values = {
+        "user_id": user.pk,
+        "data": data,
+        "scopes": list(scopes or []),
+        "status": IdentityStatus.VALID,
+        "date_verified": timezone.now(),
+    }
     with transaction.atomic():
-        identity = (
-            Identity.objects.select_for_update().filter(idp=idp, external_id=external_id).first()
+        # get_or_create, so that two first links at once make one row.
+        identity, created = Identity.objects.select_for_update().get_or_create(
+            idp=idp, external_id=external_id, defaults=values
         )
-        if identity is not None and identity.user_id != user.pk:
+        if created:
+            return identity
+        if identity.user_id != user.pk:
             raise IdentityAlreadyLinked(external_id)
-        if identity is None:
-            identity = Identity(user_id=user.pk, idp=idp, external_id=external_id)
-        identity.data = data
-        identity.scopes = list(scopes or [])
-        identity.status = IdentityStatus.VALID
-        identity.date_verified = timezone.now()
+        for field, value in values.items():
+            setattr(identity, field, value)
         identity.save()
         return identity
 

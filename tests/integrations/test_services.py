@@ -4,6 +4,7 @@ import pytest
 
 from backend.integrations.models import Integration
 from backend.integrations.services import IntegrationTaken, install_integration
+from tests.races import row_lands_after_lookup
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +63,21 @@ def test_an_integration_whose_user_was_deleted_can_be_installed_again(
         user=other_user, provider="example", external_id="acme", name="B", metadata={}
     )
     assert (created, again.user, again.name) == (False, other_user, "B")
+
+
+def test_an_install_made_at_the_same_moment_by_the_same_user_is_updated(user: Any) -> None:
+    their = {"provider": "chat", "external_id": "T1", "name": "First", "user": user}
+    with row_lands_after_lookup(Integration, **their):
+        _, created = install_integration(
+            user=user, provider="chat", external_id="T1", name="Second", metadata={}
+        )
+    assert not created
+    assert Integration.objects.get().name == "Second"
+
+
+def test_an_install_made_at_the_same_moment_by_another_user_is_refused(
+    user: Any, other_user: Any
+) -> None:
+    their = {"provider": "chat", "external_id": "T1", "name": "Theirs", "user": other_user}
+    with row_lands_after_lookup(Integration, **their), pytest.raises(IntegrationTaken):
+        install_integration(user=user, provider="chat", external_id="T1", name="Mine", metadata={})
