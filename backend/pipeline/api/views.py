@@ -34,7 +34,6 @@ from ..errors import (
     CallbackStateReused,
     CallbackStateUnknown,
     CallbackWrongSession,
-    FlowGone,
     InvalidRequest,
     InvalidReturnTo,
     PipelineCancelled,
@@ -51,7 +50,7 @@ from ..registry import all_pipelines, get_pipeline_class
 from ..requests import display_request, query_request, submission_request
 from ..state import ACTIVE, CANCELLED, MAX_RETURN_TO_LENGTH, FlowState
 from ..steps import INITIAL_DATA_KEY
-from ..store import get_store
+from ..store import CallbackRecord, get_store
 from . import serializers as api
 from .methods import HTTP_METHODS
 from .protection import GuardedViewMixin, enforce_csrf_on_flow
@@ -299,47 +298,54 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
             raise exceptions.MethodNotAllowed(request.method)
         wants_json = "application/json" in request.META.get("HTTP_ACCEPT", "")
         try:
-            pipeline = _resume(request)
+            state, record = _issuer(request)
+        except PipelineError as error:
+            if wants_json:
+                raise
+            # The state names no flow of this client's: nowhere better to go.
+            return _to_frontend(None, error=str(error.get_codes()))
+        try:
+            pipeline = _resume(request, state, record)
             response = pipeline.current_step()
         except PipelineError as error:
             if wants_json:
                 raise
-            flow_id = error.extra.get("pipeline")
-            return _to_frontend(_load_quietly(flow_id), error=str(error.get_codes()))
+            # The browser is this flow's: send it back to the flow's own page.
+            return _to_frontend(state, error=str(error.get_codes()))
         if wants_json:
             return response
         return _to_frontend(pipeline.flow)
 
 
-def _resume(request: Request) -> Pipeline:
-    """The flow that issued the request's `state`, its state spent; else refuse.
-
-    Every check comes before the state is spent and before any step runs,
-    so a refused callback exchanges nothing and leaves the flow as it was.
-    """
+def _issuer(request: Request) -> tuple[FlowState, CallbackRecord]:
+    """The flow of this client's that issued the request's `state`; else refuse."""
     key = request.query_params.get("state")
     if not key:
         raise CallbackStateMissing()
-    key_hash = ownership.hash_token(key)
     store = get_store()
-    record = store.find_callback(key_hash)
+    record = store.find_callback(ownership.hash_token(key))
     state = store.load(record.flow_id) if record is not None else None
     if record is None or state is None:
         raise CallbackStateUnknown()
     if not ownership.owns(request, state):
         raise CallbackWrongSession()
+    return state, record
+
+
+def _resume(request: Request, state: FlowState, record: CallbackRecord) -> Pipeline:
+    """The flow, its callback state spent; else refuse.
+
+    Every check comes before the state is spent and before any step runs,
+    so a refused callback exchanges nothing and leaves the flow as it was.
+    """
     if record.used:
-        raise CallbackStateReused(pipeline=state.id)
-    try:
-        pipeline = _checked(request, state)
-    except FlowGone as gone:
-        # The browser is this flow's: send it back to the flow's own page.
-        gone.extra["pipeline"] = state.id
-        raise
+        raise CallbackStateReused()
+    pipeline = _checked(request, state)
+    key_hash = ownership.hash_token(request.query_params["state"])
     if state.status != ACTIVE or state.callback_hash != key_hash:
-        raise CallbackStateMismatch(pipeline=state.id)
-    if not store.use_callback(key_hash, timezone.now()):
-        raise CallbackStateReused(pipeline=state.id)
+        raise CallbackStateMismatch()
+    if not get_store().use_callback(key_hash, timezone.now()):
+        raise CallbackStateReused()
     pipeline.callback_received()
     pipeline.request = query_request(request)
     return pipeline
@@ -359,10 +365,6 @@ def _to_frontend(state: FlowState | None, *, error: str = "") -> HttpResponseRed
     ]
     query = urlencode([*kept, *params.items()])
     return HttpResponseRedirect(urlunsplit(parts._replace(query=query)))
-
-
-def _load_quietly(flow_id: object) -> FlowState | None:
-    return get_store().load(flow_id) if isinstance(flow_id, str) else None
 
 
 def _catalog_entry(pipeline_cls: type[Pipeline]) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class BounceStep(PipelineView):
     def dispatch(self, request: Request, pipeline: Pipeline) -> StepResult:
         if "state" in request.query_params:
             BOUNCED.append(request.query_params.dict())
+            pipeline.bind_state("echo", request.query_params.get("echo", ""))
             return pipeline.next_step()
         query = urlencode({"state": pipeline.expect_callback()})
         return Redirect(f"https://provider.example/authorize?{query}")
@@ -219,7 +220,10 @@ def test_a_replayed_state_is_refused_as_reused(
     replayed = come_back(user_client, approval(waiting), as_json=True)
 
     assert replayed.status_code == 400
-    assert error_of(replayed)["code"] == "state_reused"
+    assert error_of(replayed) == {
+        "code": "state_reused",
+        "message": "This state was already used.",
+    }
     assert exchanges(provider) == 1
     assert stored(waiting["id"]) == after_first
 
@@ -370,6 +374,7 @@ def test_a_callback_after_the_flow_expired_is_gone(
 
     assert response.status_code == 410
     error = error_of(response)
+    assert set(error) == {"code", "message", "restart"}
     assert error["code"] == "pipeline_expired"
     assert error["restart"] == {"pipeline": "identity", "provider": "local"}
     assert exchanges(provider) == 0
@@ -418,6 +423,32 @@ def test_a_callback_on_a_cancelled_flow_is_gone(
     assert error["restart"] == {"pipeline": "identity", "provider": "local"}
     assert exchanges(provider) == 0
     assert stored(waiting["id"]) == before
+
+
+# -- a step that fails once the state is taken --------------------------------------------------
+
+
+def test_a_step_refused_after_the_state_was_taken_sends_the_browser_back_to_its_flow(
+    client: FlowClient, bouncing: dict[str, Any], settings: Any
+) -> None:
+    settings.PIPELINE_MAX_STATE_SIZE = 2048
+    before = stored(bouncing["id"])
+
+    response = come_back(client, {"state": state_of(bouncing), "echo": "x" * 4096}, as_json=False)
+
+    assert location(response) == f"/?pipeline={bouncing['id']}&error=state_too_large"
+    assert stored(bouncing["id"]).frame == before.frame
+
+
+def test_a_step_refused_after_the_state_was_taken_is_answered_as_json(
+    client: FlowClient, bouncing: dict[str, Any], settings: Any
+) -> None:
+    settings.PIPELINE_MAX_STATE_SIZE = 2048
+
+    response = come_back(client, {"state": state_of(bouncing), "echo": "x" * 4096}, as_json=True)
+
+    assert response.status_code == 413
+    assert set(error_of(response)) == {"code", "message"}
 
 
 # -- what the provider says is never reflected --------------------------------------------------
