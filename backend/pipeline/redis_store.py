@@ -11,7 +11,8 @@ writers holding one version exactly one wins. Redis expires a flow itself,
 `PIPELINE_REDIS_GRACE` seconds after the flow's own expiry, so that an
 expired flow is still answered 410 for a while before it is simply gone.
 
-Indexes, all expiring with their flows: the flow token's hash → id; per
+Indexes, each expiring with its latest flow (every write of a flow moves
+its indexes' expiry with its own): the flow token's hash → id; per
 session and pipeline type, a sorted set of flows by start (for
 `get_for_request`); per owner, a sorted set of unfinished flows by expiry
 (for the active-flow limit, which a start counts and joins in one script, so
@@ -65,12 +66,15 @@ end
 return 1
 """
 
-# KEYS: flow, active set; ARGV: expected version, new version, doc, expire at (ms),
-# flow id, "1" if still active, its expiry (ms) as the active set's score.
+# KEYS: flow, active set, token index, session index; ARGV: expected version, new
+# version, doc, expire at (ms), flow id, "1" if still active, its expiry (ms) as
+# the active set's score. A flow's indexes live as long as it does.
 _COMPARE_AND_SET = """
 if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'doc', ARGV[3])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('PEXPIREAT', KEYS[3], ARGV[4])
+redis.call('PEXPIREAT', KEYS[4], ARGV[4])
 if ARGV[6] == '1' then
   redis.call('ZADD', KEYS[2], ARGV[7], ARGV[5])
   redis.call('PEXPIREAT', KEYS[2], ARGV[4])
@@ -81,10 +85,9 @@ return 1
 """
 
 # KEYS: flow; ARGV: old owner hash, new one. Moves the flow only if it is still
-# there (a flow stored before the hash had a field of its own has none).
+# there and still the old owner's.
 _REBIND = """
-local owner = redis.call('HGET', KEYS[1], 's')
-if owner == ARGV[1] or (owner == false and redis.call('EXISTS', KEYS[1]) == 1) then
+if redis.call('HGET', KEYS[1], 's') == ARGV[1] then
   redis.call('HSET', KEYS[1], 's', ARGV[2])
   return 1
 end
@@ -148,7 +151,7 @@ class RedisStore(FlowStore):
             keys=[
                 self._flow(state.id),
                 self._key("token", state.token_hash) if state.token_hash else none,
-                self._key("session", session, state.pipeline) if session else none,
+                self._session(state) or none,
                 owner or none,
             ],
             args=[
@@ -213,8 +216,14 @@ class RedisStore(FlowStore):
 
     def compare_and_set(self, state: FlowState, expected_version: int) -> bool:
         new_version = expected_version + 1
+        none = self._key("none")  # in place of an index the flow is not in
         written = self._cas(
-            keys=[self._flow(state.id), self._owner(state) or self._key("active", "none")],
+            keys=[
+                self._flow(state.id),
+                self._owner(state) or none,
+                self._key("token", state.token_hash) if state.token_hash else none,
+                self._session(state) or none,
+            ],
             args=[
                 expected_version,
                 new_version,
@@ -238,7 +247,7 @@ class RedisStore(FlowStore):
             if state.token_hash:
                 batch.delete(self._key("token", state.token_hash))
             if state.session_hash:
-                batch.zrem(self._key("session", state.session_hash, state.pipeline), flow_id)
+                batch.zrem(self._session(state), flow_id)
             owner = self._owner(state)
             if owner:
                 batch.zrem(owner, flow_id)
@@ -286,6 +295,12 @@ class RedisStore(FlowStore):
             return self._key("active", f"session:{state.session_hash}")
         return ""
 
+    def _session(self, state: FlowState) -> str:
+        """Its session's index of flows of its type, where `latest` looks."""
+        return (
+            self._key("session", state.session_hash, state.pipeline) if state.session_hash else ""
+        )
+
     def _expire_at(self, state: FlowState) -> int:
         grace = int(getattr(settings, "PIPELINE_REDIS_GRACE", 86400))
         return _ms(state.expires_at + timedelta(seconds=grace))
@@ -323,8 +338,6 @@ def _text(value: Any) -> str:
 
 def _load(doc: str, version: int, session_hash: Any) -> FlowState:
     raw = json.loads(doc)
-    # A flow stored before the owner hash had a field of its own keeps it in its state.
-    owner = raw.get("session_hash", "") if session_hash is None else _text(session_hash)
     return FlowState(
         id=raw["id"],
         frame=Frame.from_json(raw["frame"]),
@@ -337,7 +350,7 @@ def _load(doc: str, version: int, session_hash: Any) -> FlowState:
         errors=raw["errors"],
         user_id=raw["user_id"],
         token_hash=raw["token_hash"],
-        session_hash=owner,
+        session_hash=_text(session_hash) if session_hash is not None else "",
         return_to=raw["return_to"],
         callback_hash=raw["callback_hash"],
     )

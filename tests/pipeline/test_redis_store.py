@@ -1,12 +1,13 @@
 """The engine on the Redis store: flows, finishing, callbacks, through the API."""
 
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from backend.onboarding.pipeline import OnboardingPipeline
 from backend.pipeline.redis_store import RedisStore
@@ -128,22 +129,17 @@ def test_callbacks_resume_flows_on_redis(client: FlowClient) -> None:
     assert replayed.json()["error"]["code"] == "state_reused"
 
 
-def test_a_flow_stored_with_its_owner_in_its_state_is_still_its_sessions(
+def test_a_flow_that_moves_keeps_its_indexes_as_long_as_itself(
     client: FlowClient, on_redis: RedisStore
 ) -> None:
-    # As flows were stored before the owner hash had a field of its own.
-    started = client.start().json()
-    key = on_redis._flow(started["id"])
-    state = on_redis.load(started["id"])
-    assert state is not None
-    stored = on_redis.client.hget(key, "doc")
-    assert stored is not None
-    doc = json.loads(stored)
-    on_redis.client.hset(key, "doc", json.dumps({**doc, "session_hash": state.session_hash}))
-    on_redis.client.hdel(key, "s")
+    # Real time, so that Redis, which expires keys by its own clock, keeps them.
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        started = client.start().json()
+        clock.shift(30 * 60)
+        client.submit(started, PROFILE)
 
-    assert client.show(started["id"]).status_code == 200
-    on_redis.rebind_session(state.session_hash, "moved")
-    moved = on_redis.load(started["id"])
-    assert moved is not None
-    assert moved.session_hash == "moved"
+    redis = on_redis.client
+    expiries = {key: redis.pexpiretime(key) for key in redis.scan_iter(f"{on_redis.prefix}*")}
+    flow = expiries.pop(on_redis._flow(started["id"]).encode())
+    assert len(expiries) == 3  # its token, its session's flows, its owner's unfinished flows
+    assert set(expiries.values()) == {flow}
