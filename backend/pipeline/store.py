@@ -236,8 +236,9 @@ class DatabaseStore(FlowStore):
         return unused.update(used_at=now) == 1
 
     def purge_expired(self, now: datetime) -> int:
-        deleted, _ = self.model.objects.filter(expires_at__lte=now).delete()
-        return deleted
+        # The callbacks they issued go with them, and are not counted.
+        _, deleted = self.model.objects.filter(expires_at__lte=now).delete()
+        return deleted.get(self.model._meta.label, 0)
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:

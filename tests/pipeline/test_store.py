@@ -157,7 +157,9 @@ def test_the_database_store_purges_only_expired_flows() -> None:
     alive = _flow()
     store.create(expired)
     store.create(alive)
+    store.register_callback(expired, "a" * 64, now)  # deleted with its flow, not counted
     assert store.purge_expired(now) == 1
+    assert store.find_callback("a" * 64) is None
     assert store.load(expired.id) is None
     assert store.load(alive.id) is not None
 
