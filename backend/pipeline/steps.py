@@ -144,7 +144,7 @@ class FormView(PipelineView):
             return self.render(source, data=self.get_initial(pipeline, _field_names(source)))
         serializer = self.get_serializer(pipeline, data=request.data)
         if serializer.is_valid():
-            return self.form_valid(pipeline, _as_json(serializer))
+            return self.form_valid(pipeline, as_json(serializer))
         source = self._source(pipeline, serializer)
         known = set(_field_names(source))
         submitted = request.data if isinstance(request.data, Mapping) else {}
@@ -238,7 +238,7 @@ def _signature(steps: tuple[Step, ...]) -> str:
     return hashlib.sha256(parts.encode()).hexdigest()
 
 
-def _as_json(serializer: serializers.BaseSerializer[Any]) -> dict[str, Any]:
+def as_json(serializer: serializers.BaseSerializer[Any]) -> dict[str, Any]:
     """The valid input as JSON: the serializer's representation of it.
 
     `serializer.data` leaves out write-only fields (a password, typically),

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from rest_framework import serializers
 
-from backend.pipeline.steps import PipelineView, _as_json, signature_of
+from backend.pipeline.steps import PipelineView, as_json, signature_of
 from tests.conftest import FlowClient
 
 pytestmark = pytest.mark.usefixtures("examples")
@@ -141,7 +141,7 @@ def test_form_view_binds_write_only_fields_too() -> None:
 
     serializer = Credentials(data={"username": "ada", "password": "s3cret", "since": "1843-01-01"})
     assert serializer.is_valid()
-    assert _as_json(serializer) == {"username": "ada", "password": "s3cret", "since": "1843-01-01"}
+    assert as_json(serializer) == {"username": "ada", "password": "s3cret", "since": "1843-01-01"}
 
 
 def test_form_view_binds_multiple_choices_as_a_json_list() -> None:
@@ -151,7 +151,7 @@ def test_form_view_binds_multiple_choices_as_a_json_list() -> None:
 
     serializer = Topics(data={"topics": ["tips", "news"], "nested": {"x": ["b", "a"]}})
     assert serializer.is_valid()
-    assert _as_json(serializer) == {"topics": ["news", "tips"], "nested": {"x": ["a", "b"]}}
+    assert as_json(serializer) == {"topics": ["news", "tips"], "nested": {"x": ["a", "b"]}}
 
 
 class _CountedStep(PipelineView):

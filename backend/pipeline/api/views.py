@@ -49,7 +49,7 @@ from ..redirects import is_allowed_target
 from ..registry import all_pipelines, get_pipeline_class
 from ..requests import display_request, query_request, submission_request
 from ..state import ACTIVE, CANCELLED, MAX_RETURN_TO_LENGTH, FlowState
-from ..steps import INITIAL_DATA_KEY
+from ..steps import INITIAL_DATA_KEY, as_json
 from ..store import CallbackRecord, get_store
 from . import serializers as api
 from .methods import HTTP_METHODS
@@ -450,4 +450,4 @@ def _initial_state(pipeline: Pipeline, initial_data: dict[str, Any]) -> dict[str
     serializer = serializer_cls(data=initial_data, partial=True)
     if not serializer.is_valid():
         raise InvalidRequest(errors=flatten_errors({"initial_data": serializer.errors}))
-    return {INITIAL_DATA_KEY: dict(serializer.data)}
+    return {INITIAL_DATA_KEY: as_json(serializer)}

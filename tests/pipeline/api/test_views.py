@@ -9,9 +9,11 @@ import pytest
 import time_machine
 from django.db.models import F
 from django.test import override_settings
+from rest_framework import serializers
 
 from backend.onboarding import pipeline as onboarding
 from backend.onboarding.pipeline import DefaultOnboardingProvider
+from backend.pipeline import INITIAL_DATA_KEY
 from backend.pipeline.models import Flow
 from backend.pipeline.state import MAX_RETURN_TO_LENGTH
 from backend.pipeline.store import DatabaseStore
@@ -218,6 +220,28 @@ def test_start_with_non_object_initial_data_returns_400_invalid_request(
     response = client.start(initial_data=["email"])
     assert response.status_code == 400
     assert error_of(response)["code"] == "invalid_request"
+
+
+class _Preferences(serializers.Serializer[Any]):
+    topics = serializers.MultipleChoiceField(choices=["news", "tips"])
+    invite_code = serializers.CharField(write_only=True)
+
+
+def test_start_keeps_declared_initial_data_as_json_write_only_fields_included(
+    client: FlowClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DefaultOnboardingProvider, "initial_data_serializer", _Preferences)
+    initial = {"topics": ["tips", "news"], "invite_code": "c0de"}
+
+    response = client.start(initial_data=initial)
+
+    assert response.status_code == 201
+    state = DatabaseStore().load(response.json()["id"])
+    assert state is not None
+    assert state.frame.data[INITIAL_DATA_KEY] == {
+        "topics": ["news", "tips"],
+        "invite_code": "c0de",
+    }
 
 
 # -- show -------------------------------------------------------------------------------------
