@@ -5,6 +5,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, register
 from django.utils.module_loading import import_string
 
+from .api.throttling import is_valid_rate
 from .conf import conf
 from .redirects import is_allowed_target
 
@@ -39,6 +40,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 "PIPELINE_FRONTEND_URL must be a path, or a URL on an origin listed in "
                 "PIPELINE_RETURN_TO_ORIGINS.",
                 id="pipeline.E007",
+            )
+        )
+    if conf.START_RATE is not None and not is_valid_rate(conf.START_RATE):
+        errors.append(
+            Error(
+                f"PIPELINE_START_RATE: {conf.START_RATE!r} is not a rate such as "
+                "'60/min' (a number, then s, min, hour or day).",
+                id="pipeline.E008",
             )
         )
     try:

@@ -55,3 +55,15 @@ def test_frontend_url_may_be_a_path_or_on_an_allowed_origin(url: str) -> None:
 def test_store_must_import() -> None:
     with override_settings(PIPELINE_STORE="backend.pipeline.store.Nowhere"):
         assert _ids() == ["pipeline.E006"]
+
+
+@pytest.mark.parametrize("rate", ["lots", "5/fortnight", "5/", "0/min", "/min"])
+def test_the_start_rate_must_be_one_drf_reads(rate: str) -> None:
+    with override_settings(PIPELINE_START_RATE=rate):
+        assert _ids() == ["pipeline.E008"]
+
+
+@pytest.mark.parametrize("rate", ["60/min", "5/s", "100/hour", "1000/day", None, ""])
+def test_a_start_rate_drf_reads_or_none_passes(rate: str | None) -> None:
+    with override_settings(PIPELINE_START_RATE=rate):
+        assert _ids() == []

@@ -1,4 +1,6 @@
-"""How often a client may start flows."""
+"""How often a client may start flows, and what a rate setting may say."""
+
+from typing import Any
 
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
@@ -24,3 +26,23 @@ class StartRateThrottle(SimpleRateThrottle):
         user = request.user
         ident = f"user-{user.pk}" if user.is_authenticated else self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class _Rate(SimpleRateThrottle):
+    """DRF's own reading of a rate, without a view to throttle."""
+
+    def __init__(self) -> None:
+        pass
+
+
+def is_valid_rate(rate: Any) -> bool:
+    """Whether DRF reads `rate` ("60/min", "10/hour", ...) as a number per period.
+
+    DRF reads a rate on each request it throttles, so one it cannot read
+    fails those requests; the system checks refuse it up front instead.
+    """
+    try:
+        count, _ = _Rate().parse_rate(rate)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return False
+    return count is not None and count > 0
