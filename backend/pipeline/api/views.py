@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -174,7 +175,16 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         pipeline = pipeline_cls(display_request(request), body["provider"])
         initial = _initial_state(pipeline, body["initial_data"])
         pipeline.initialize(initial_state=initial, return_to=return_to)
-        response = pipeline.current_step()
+        try:
+            response = pipeline.current_step()
+        except Exception:
+            # Nobody will hear of this flow: it must not count against the
+            # owner's unfinished flows until it expires. The step's error
+            # is the answer, whether or not the flow can be deleted.
+            if pipeline.flow is not None:
+                with contextlib.suppress(Exception):
+                    get_store().delete(pipeline.flow.id)
+            raise
         response.data["token"] = pipeline.token
         response.status_code = status.HTTP_201_CREATED
         response["Location"] = f"{api_root()}{response.data['id']}/"

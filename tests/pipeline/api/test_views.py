@@ -14,6 +14,7 @@ from rest_framework import serializers
 from backend.onboarding import pipeline as onboarding
 from backend.onboarding.pipeline import DefaultOnboardingProvider
 from backend.pipeline import INITIAL_DATA_KEY
+from backend.pipeline.errors import StateTooLarge
 from backend.pipeline.models import Flow
 from backend.pipeline.state import MAX_RETURN_TO_LENGTH
 from backend.pipeline.store import DatabaseStore
@@ -220,6 +221,33 @@ def test_start_with_non_object_initial_data_returns_400_invalid_request(
     response = client.start(initial_data=["email"])
     assert response.status_code == 400
     assert error_of(response)["code"] == "invalid_request"
+
+
+def test_a_start_whose_first_step_crashes_leaves_no_flow(
+    client: FlowClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(self: Any, request: Any, pipeline: Any) -> Any:
+        raise RuntimeError("the first step is broken")
+
+    monkeypatch.setattr(type(onboarding.STEPS[0]), "dispatch", crash)
+    client.raw.raise_request_exception = False
+
+    assert client.start().status_code == 500
+    assert not Flow.objects.exists()
+
+
+def test_a_start_whose_first_step_is_refused_leaves_no_flow(
+    client: FlowClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def too_much(self: Any, request: Any, pipeline: Any) -> Any:
+        raise StateTooLarge()
+
+    monkeypatch.setattr(type(onboarding.STEPS[0]), "dispatch", too_much)
+
+    response = client.start()
+
+    assert (response.status_code, error_of(response)["code"]) == (413, "state_too_large")
+    assert not Flow.objects.exists()
 
 
 class _Preferences(serializers.Serializer[Any]):
