@@ -149,6 +149,12 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Served over HTTPS only: plain HTTP is redirected, and browsers told to
+# come back over HTTPS alone for this many seconds (HSTS).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_ALLOW_CREDENTIALS = True
 CORS_URLS_REGEX = r"^/api/.*$"
@@ -253,6 +259,19 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"profile": "Your name and email", "channels": "The channels you are in"},
     "DEFAULT_SCOPES": ["profile"],
     "PKCE_REQUIRED": True,
+    # RFC 9700 (OAuth 2.0 Security BCP), ahead of the toolkit's 4.0 defaults:
+    # no implicit or password grant, PKCE S256 only, tokens in headers only
+    # and stored hashed, the issuer named in the authorization response,
+    # a replayed refresh token revoking its family.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # Plain-HTTP redirect URIs only where the site itself may be plain HTTP.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if SECURE_SSL_REDIRECT else ["http", "https"],
 }
 LOGIN_URL = "/accounts/login/"
 

@@ -1,4 +1,8 @@
+import os
 import runpy
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,3 +41,25 @@ def test_deployments_sharing_a_redis_set_the_redis_store_prefix_from_the_environ
     monkeypatch.setenv("PIPELINE_REDIS_PREFIX", "staging:pipeline:")
     read = runpy.run_module("backend.config.settings")["PIPELINE_REDIS_PREFIX"]
     assert read == "staging:pipeline:"
+
+
+def test_a_deployment_over_https_passes_the_deployment_checks() -> None:
+    production = {
+        "DEBUG": "0",
+        "SECRET_KEY": "a-real-key-" + "x7Q#p2!vL9@kR4$wM8^nB3&" * 2,
+        "ALLOWED_HOSTS": "app.example.com",
+        "SECURE_COOKIES": "1",
+        "SECURE_SSL_REDIRECT": "1",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+        "SECURE_HSTS_PRELOAD": "1",
+    }
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "backend.config.settings", **production},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
