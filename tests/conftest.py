@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
@@ -97,6 +98,20 @@ LOCAL_ONLY_PROVIDERS: dict[str, dict[str, Any]] = {
     },
 }
 
+
+def query_of(url: str) -> dict[str, str]:
+    """The query parameters of `url`, each given once."""
+    params = parse_qs(urlsplit(url).query, keep_blank_values=True)
+    assert all(len(values) == 1 for values in params.values()), url
+    return {name: values[0] for name, values in params.items()}
+
+
+def state_of(descriptor: dict[str, Any]) -> str:
+    """The callback `state` a redirect step sent the browser away with."""
+    assert descriptor["kind"] == "redirect", descriptor
+    return query_of(descriptor["redirect"]["url"])["state"]
+
+
 PROFILE = {"email": "ada@example.com", "name": "Ada"}
 COMPANY = {"company": "Analytical Engines", "size": "m"}
 CONFIRM = {"accept": True}
@@ -120,6 +135,16 @@ def user(django_user_model: Any) -> Any:
 @pytest.fixture
 def other_user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user(username="grace", password="hopper-1906")
+
+
+@pytest.fixture
+def demo_user(transactional_db: None, django_user_model: Any) -> Any:
+    """demo/demo, as `make run` has it, for tests against a live server."""
+    from backend.accounts.management.commands.demo_setup import DEMO_PASSWORD, DEMO_USERNAME
+
+    return django_user_model.objects.create_user(
+        username=DEMO_USERNAME, password=DEMO_PASSWORD, email="demo@example.com"
+    )
 
 
 @pytest.fixture

@@ -21,15 +21,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 DEBUG = env_bool("DEBUG", default=False)
 
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        # Tests and checks run without DEBUG; they get a key that is
-        # useless outside this machine, and production must set its own.
-        # Django's deployment check knows the prefix (security.W009).
-        SECRET_KEY = "django-insecure-key-for-development-and-tests-only-set-SECRET_KEY"
-    else:
-        SECRET_KEY = "django-insecure-key-for-development-only"
+# Without one (development, tests), a stand-in useless outside this machine;
+# production sets its own, and Django's deployment check knows the stand-in's
+# prefix (security.W009).
+SECRET_KEY = env_str("SECRET_KEY") or "django-insecure-stand-in-set-SECRET_KEY"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,10 +38,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
-from .state import ACTIVE, FlowState, Frame
+from .state import ACTIVE, FlowState, Frame, is_flow_id
 from .store import CallbackRecord, FlowStore
-
-_FLOW_ID = re.compile(r"[0-9a-f]{32}")
 
 # KEYS: flow, token index, session index (by start), active set; ARGV: version,
 # doc, owner hash, expire at (ms), flow id, start (ms), expiry (ms), limit ("" for
@@ -169,7 +166,7 @@ class RedisStore(FlowStore):
         return bool(created)
 
     def load(self, flow_id: str) -> FlowState | None:
-        if not isinstance(flow_id, str) or not _FLOW_ID.fullmatch(flow_id):
+        if not is_flow_id(flow_id):
             return None
         version, doc, session_hash = self.client.hmget(self._flow(flow_id), ["v", "doc", "s"])
         if version is None or doc is None:

@@ -13,7 +13,6 @@ import abc
 import contextlib
 import dataclasses
 import functools
-import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -27,7 +26,7 @@ from django.utils.module_loading import import_string
 
 from .conf import conf
 from .prepared import cursor_for
-from .state import ACTIVE, FlowState, Frame
+from .state import ACTIVE, FlowState, Frame, is_flow_id
 
 if TYPE_CHECKING:
     from django.db.models import Field
@@ -160,8 +159,7 @@ class DatabaseStore(FlowStore):
         self.table.insert(_row(state))
 
     def load(self, flow_id: str) -> FlowState | None:
-        # Only the form ids are given in: one flow, one URL.
-        if not isinstance(flow_id, str) or not _FLOW_ID.fullmatch(flow_id):
+        if not is_flow_id(flow_id):
             return None
         return _state_or_none(self.table.select(id=uuid.UUID(hex=flow_id)))
 
@@ -399,9 +397,6 @@ _TABLES: dict[str, FlowTable] = {}
 #: Databases known to take `INSERT INTO t (...) SELECT %s, ... WHERE (...)`:
 #: a SELECT without FROM, whose untyped values take the columns' types.
 _GUARDED_INSERT_VENDORS = frozenset({"postgresql", "sqlite"})
-
-
-_FLOW_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _row(state: FlowState) -> dict[str, Any]:

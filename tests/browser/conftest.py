@@ -138,14 +138,6 @@ def chromium(
 
 
 @pytest.fixture
-def demo_user(transactional_db: None, django_user_model: Any) -> Any:
-    """demo/demo, hashed by the fast hasher the suite sets for every test."""
-    return django_user_model.objects.create_user(
-        username=DEMO_USERNAME, password=DEMO_PASSWORD, email="demo@example.com"
-    )
-
-
-@pytest.fixture
 def api_origin(live_server: LiveServer, stub_origin: str, demo_user: Any) -> Iterator[str]:
     """The live server's origin, configured for the app on `stub_origin`.
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
@@ -81,13 +81,6 @@ def forms_of(html: str) -> list[HtmlForm]:
     parser.feed(html)
     parser.close()
     return parser.forms
-
-
-def query_of(url: str) -> dict[str, str]:
-    """The query parameters of `url`, each with its one value."""
-    params = parse_qs(urlsplit(url).query, keep_blank_values=True)
-    assert all(len(values) == 1 for values in params.values()), url
-    return {name: values[0] for name, values in params.items()}
 
 
 # -- the browser --------------------------------------------------------------------------------
@@ -197,14 +190,6 @@ class Browser:
 
 
 # -- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def demo_user(transactional_db: None, django_user_model: Any) -> Any:
-    """demo/demo, hashed by the fast hasher the suite sets for every test."""
-    return django_user_model.objects.create_user(
-        username=DEMO_USERNAME, password=DEMO_PASSWORD, email="demo@example.com"
-    )
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ from backend.identity.models import Identity
 from backend.identity.oauth2 import ATTEMPT_KEY
 from backend.integrations.models import Integration
 from backend.pipeline.store import get_store
+from tests.conftest import query_of
 
-from .conftest import CALLBACK_PATH, CLIENT_ID, Browser, query_of
+from .conftest import CALLBACK_PATH, CLIENT_ID, Browser
 
 CHANNELS = ["general", "random", "demo-alerts"]
 

@@ -12,7 +12,7 @@ import base64
 import hashlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import pytest
 import responses
@@ -25,7 +25,7 @@ from backend.identity.pipeline import IdentityPipeline
 from backend.identity.presets import GitHubProvider
 from backend.pipeline import NestedPipelineView, Pipeline, ProviderManager, Step
 from backend.pipeline.provider import PipelineProvider
-from tests.conftest import FlowClient
+from tests.conftest import FlowClient, state_of
 
 if TYPE_CHECKING:
     from rest_framework.response import _MonkeyPatchedResponse
@@ -82,22 +82,10 @@ def provider_http() -> Iterator[responses.RequestsMock]:
 # -- the browser's side ------------------------------------------------------------
 
 
-def query_of(url: str) -> dict[str, str]:
-    """The query parameters of `url`, each given once."""
-    params = parse_qs(urlsplit(url).query, keep_blank_values=True)
-    assert all(len(values) == 1 for values in params.values()), params
-    return {key: values[0] for key, values in params.items()}
-
-
 def redirect_url(descriptor: dict[str, Any]) -> str:
     assert descriptor["kind"] == "redirect", descriptor
     url: str = descriptor["redirect"]["url"]
     return url
-
-
-def state_of(descriptor: dict[str, Any]) -> str:
-    """The `state` the flow sent the browser away with."""
-    return query_of(redirect_url(descriptor))["state"]
 
 
 def start(client: FlowClient, provider: str = "local") -> dict[str, Any]:

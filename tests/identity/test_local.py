@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from backend.identity.local import LocalProvider
 from backend.identity.models import Identity
-from tests.conftest import FlowClient
+from tests.conftest import FlowClient, query_of, state_of
 from tests.identity.conftest import (
     LOCAL,
     TOKEN,
@@ -18,10 +18,8 @@ from tests.identity.conftest import (
     basic,
     calls_to,
     come_back,
-    query_of,
     redirect_url,
     start,
-    state_of,
 )
 from tests.pipeline.api.conftest import error_of
 

@@ -21,7 +21,7 @@ from backend.identity.pipeline import IdentityPipeline
 from backend.identity.services import provider_for
 from backend.pipeline.requests import query_request
 from backend.pipeline.store import get_store
-from tests.conftest import FlowClient
+from tests.conftest import FlowClient, query_of, state_of
 from tests.identity.conftest import (
     AUTHORIZE_URL,
     CALLBACK_URL,
@@ -42,11 +42,9 @@ from tests.identity.conftest import (
     calls_to,
     come_back,
     form_of,
-    query_of,
     redirect_url,
     s256,
     start,
-    state_of,
 )
 from tests.pipeline.api.conftest import error_of
 

@@ -12,17 +12,15 @@ from django.test import override_settings
 from backend.identity.models import Identity
 from backend.identity.oauth2 import OAuth2Provider
 from backend.identity.presets import GitHubProvider, GoogleProvider, SlackProvider
-from tests.conftest import FlowClient
+from tests.conftest import FlowClient, query_of, state_of
 from tests.identity.conftest import (
     CALLBACK_URL,
     basic,
     calls_to,
     come_back,
     form_of,
-    query_of,
     redirect_url,
     start,
-    state_of,
 )
 from tests.pipeline.api.conftest import error_of
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 from backend.onboarding.pipeline import OnboardingPipeline
 from backend.pipeline.redis_store import RedisStore
 from backend.pipeline.store import get_store
-from tests.conftest import COMPANY, CONFIRM, PROFILE, FlowClient
-from tests.pipeline.test_callbacks import _come_back, _state_of
+from tests.conftest import COMPANY, CONFIRM, PROFILE, FlowClient, state_of
+from tests.pipeline.test_callbacks import _come_back
 from tests.pipeline.test_store import REDIS_URL, redis_client
 
 pytestmark = pytest.mark.usefixtures("examples")
@@ -123,9 +123,9 @@ def test_a_result_that_cannot_be_written_leaves_the_flow_to_finish_again_on_redi
 
 def test_callbacks_resume_flows_on_redis(client: FlowClient) -> None:
     started = client.start("roundtrip", "roundtrip").json()
-    moved = _come_back(client, _state_of(started))
+    moved = _come_back(client, state_of(started))
     assert moved.json()["step"]["name"] == "after"
-    replayed = _come_back(client, _state_of(started))
+    replayed = _come_back(client, state_of(started))
     assert replayed.json()["error"]["code"] == "state_reused"
 
 

@@ -57,8 +57,6 @@ from .methods import HTTP_METHODS
 from .protection import GuardedViewMixin, enforce_csrf_on_flow
 from .throttling import StartRateThrottle
 
-MAX_FLOW_ID_LENGTH = 64
-
 _ERROR = api.ErrorEnvelopeSerializer
 _DESCRIPTOR_OR_ERROR = PolymorphicProxySerializer(
     component_name="DescriptorOrError",
@@ -82,7 +80,7 @@ _COMMON: dict[int | str, Any] = {
         _ERROR, description="The database is down or locked (`database_unavailable`)."
     ),
 }
-#: For operations that change nothing: no CSRF check, no body.
+#: For operations that read (a GET): no CSRF check, no body.
 _READ = {code: _COMMON[code] for code in (401, 404, 503)}
 #: For operations that take a body.
 _BODY: dict[int | str, Any] = {
@@ -403,7 +401,7 @@ def _envelope(serializer_cls: type[serializers.Serializer[Any]]) -> serializers.
 
 def _load(request: Request, flow_id: str) -> Pipeline:
     """The flow's pipeline, shown to `request`, if it owns it and it can go on."""
-    state = get_store().load(flow_id) if len(flow_id) <= MAX_FLOW_ID_LENGTH else None
+    state = get_store().load(flow_id)
     if state is None or not ownership.owns(request, state):
         raise PipelineNotFound()
     enforce_csrf_on_flow(request, state)

@@ -30,7 +30,7 @@ from backend.pipeline.conf import conf
 from backend.pipeline.outcomes import StepResult
 from backend.pipeline.state import FlowState
 from backend.pipeline.store import get_store
-from tests.conftest import LOCAL_ONLY_PROVIDERS, FlowClient
+from tests.conftest import LOCAL_ONLY_PROVIDERS, FlowClient, state_of
 
 from .conftest import API, Response, error_of
 
@@ -140,11 +140,6 @@ def bouncing(client: FlowClient) -> dict[str, Any]:
 def exchanges(mock: responses.RequestsMock) -> int:
     """How many times the token endpoint was called."""
     return sum(1 for call in mock.calls if call.request.url == TOKEN_URL)
-
-
-def state_of(descriptor: dict[str, Any]) -> str:
-    url = str(descriptor["redirect"]["url"])
-    return parse_qs(urlsplit(url).query)["state"][0]
 
 
 def approval(descriptor: dict[str, Any], **extra: str) -> dict[str, str]:
