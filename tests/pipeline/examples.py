@@ -135,6 +135,23 @@ class SetupProvider(PipelineProvider):
         ]
 
 
+@parent_manager.register
+class IntroducedSetupProvider(PipelineProvider):
+    """The nested pipeline as the second step, after a form of the parent's."""
+
+    key = "introduced"
+    name = "Introduced setup"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [
+            FormView(NameSerializer, name="intro"),
+            NestedPipelineView(
+                bind_key="account", provider_key="account", pipeline_cls=AccountPipeline
+            ),
+            FormView(ConfirmSerializer, name="confirm"),
+        ]
+
+
 class SetupPipeline(Pipeline):
     pipeline_name = "setup"
     provider_manager = parent_manager

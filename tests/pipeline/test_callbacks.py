@@ -3,10 +3,14 @@
 from typing import Any
 
 import pytest
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from backend.pipeline.ownership import hash_token
 from backend.pipeline.store import get_store
 from tests.conftest import FlowClient, state_of
+from tests.pipeline.examples import RoundTripPipeline
 
 pytestmark = pytest.mark.usefixtures("examples")
 
@@ -74,3 +78,18 @@ def test_a_refused_form_shows_its_errors_after_the_flows_own(client: FlowClient)
     after = _come_back(client, state_of(started)).json()
     refused = client.submit(after, {"name": ""}).json()
     assert [error["code"] for error in refused["errors"]] == ["blank"]
+
+
+def test_only_the_latest_state_issued_is_awaited(client: FlowClient) -> None:
+    started = client.start("roundtrip", "roundtrip").json()
+    state = get_store().load(started["id"])
+    assert state is not None
+    request = Request(APIRequestFactory().get("/", headers={"X-Pipeline-Token": started["token"]}))
+    pipeline = RoundTripPipeline(request, "roundtrip", state=state)
+
+    older, newer = pipeline.expect_callback(), pipeline.expect_callback()
+
+    assert not pipeline.awaits_callback(older)  # issued, unspent, but no longer the flow's
+    assert pipeline.awaits_callback(newer)
+    assert get_store().use_callback(hash_token(newer), timezone.now())
+    assert not pipeline.awaits_callback(newer)

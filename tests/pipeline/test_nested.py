@@ -88,6 +88,22 @@ def test_back_into_a_finished_nested_pipeline_starts_it_afresh(client: FlowClien
     assert back["form"]["data"] == {}
 
 
+def test_back_out_of_a_nested_pipeline_drops_its_run(client: FlowClient) -> None:
+    intro = client.start("setup", "introduced").json()
+    email = client.submit(intro, {"name": "Ada"}).json()
+    name = client.submit(email, {"email": "ada@example.com"}).json()
+    assert name["step"]["name"] == "name"
+
+    again = client.back(client.back(name).json()).json()
+
+    assert again["step"]["name"] == "intro"
+    state = get_store().load(again["id"])
+    assert state is not None
+    assert state.frame.child is None
+    afresh = client.submit(again, {"name": "Ada"}).json()
+    assert (afresh["step"]["name"], afresh["form"]["data"]) == ("email", {})
+
+
 def test_initialize_resets_the_nested_state(client: FlowClient) -> None:
     first = _into_name_step(client)
     again = client.start("setup", "setup").json()

@@ -1,14 +1,22 @@
 """Flow tokens and session owner keys: random, kept hashed, compared in constant time."""
 
+import dataclasses
 import hmac
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends.db import SessionStore
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from backend.pipeline import ownership
 from backend.pipeline.models import Flow
+from backend.pipeline.state import FlowState
+from backend.pipeline.store import get_store
 from tests.conftest import FlowClient
+from tests.pipeline.examples import SentryPipeline
 
 
 def test_flow_tokens_are_random_and_long() -> None:
@@ -58,3 +66,42 @@ def test_tokens_are_compared_in_constant_time(
     )
     assert response.status_code == 200
     assert compared == [(ownership.hash_token(started["token"]), Flow.objects.get().token_hash)]
+
+
+def _anonymous_request(token: str | None = None) -> Request:
+    """A request with a session of its own (no cookie, nothing saved) and no user."""
+    headers = {} if token is None else {"X-Pipeline-Token": token}
+    raw = APIRequestFactory().get("/", headers=headers)
+    raw.session = SessionStore()
+    raw.user = AnonymousUser()
+    return Request(raw)
+
+
+def _stored(flow_id: str) -> FlowState:
+    state = get_store().load(flow_id)
+    assert state is not None
+    return state
+
+
+def test_a_flow_token_finds_no_flow_of_another_pipeline_type(client: FlowClient) -> None:
+    onboarding = client.start().json()
+    request = _anonymous_request(onboarding["token"])
+    assert ownership.latest_flow(request, "onboarding") is not None
+    assert ownership.latest_flow(request, "sentry") is None
+
+
+def test_a_flow_of_no_session_is_not_owned_by_every_request_without_one(
+    client: FlowClient,
+) -> None:
+    started = client.start().json()
+    sessionless = dataclasses.replace(_stored(started["id"]), session_hash="")
+    assert not ownership.owns(_anonymous_request(), sessionless)
+
+
+@pytest.mark.usefixtures("examples")
+def test_a_pipeline_given_another_clients_flow_is_not_valid(client: FlowClient) -> None:
+    started = client.start("sentry", "sentry").json()
+    state = _stored(started["id"])
+    assert not SentryPipeline(_anonymous_request(), "sentry", state=state).is_valid()
+    mine = _anonymous_request(started["token"])
+    assert SentryPipeline(mine, "sentry", state=state).is_valid()

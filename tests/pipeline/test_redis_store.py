@@ -143,3 +143,16 @@ def test_a_flow_that_moves_keeps_its_indexes_as_long_as_itself(
     flow = expiries.pop(on_redis._flow(started["id"]).encode())
     assert len(expiries) == 3  # its token, its session's flows, its owner's unfinished flows
     assert set(expiries.values()) == {flow}
+
+
+def test_a_login_moves_no_flow_that_expired_meanwhile(
+    client: FlowClient, on_redis: RedisStore
+) -> None:
+    started = client.start().json()
+    state = on_redis.load(started["id"])
+    assert state is not None
+    on_redis.client.delete(on_redis._flow(started["id"]))  # as Redis expires it
+
+    on_redis.rebind_session(state.session_hash, "after-login")
+
+    assert not on_redis.client.exists(on_redis._flow(started["id"]))

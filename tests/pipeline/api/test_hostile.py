@@ -386,9 +386,8 @@ def test_a_format_parameter_changes_nothing(
 )
 def test_a_path_no_view_takes_returns_a_404_envelope(client: FlowClient, path: str) -> None:
     response = client.get(path)
-    assert response.status_code in (301, 404)
-    if response.status_code == 404:
-        assert error_of(response)["code"] in ("not_found", "pipeline_not_found")
+    assert response.status_code == 404  # never a redirect, not even to add a slash
+    assert error_of(response)["code"] in ("not_found", "pipeline_not_found")
 
 
 @pytest.mark.parametrize(

@@ -200,6 +200,14 @@ def test_a_wrong_flow_token_cannot_move_the_flow(
     assert position(client, started["id"]) == ("profile", 1)
 
 
+def test_a_wrong_flow_token_decides_alone_even_beside_the_owning_sessions_cookie(
+    client: FlowClient, started: dict[str, Any]
+) -> None:
+    # A token names the flow it opens: given one, the session is not asked.
+    assert client.show(started["id"]).status_code == 200
+    assert _not_found(client.raw.get(flow_url(started["id"]), HTTP_X_PIPELINE_TOKEN="wrong"))
+
+
 def test_the_token_of_one_flow_does_not_open_another(client: FlowClient) -> None:
     first, second = client.start().json(), client.start().json()
     assert _not_found(_token_client(first["token"]).get(flow_url(second["id"])))

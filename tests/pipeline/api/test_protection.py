@@ -261,6 +261,22 @@ def test_a_wrong_auth_token_is_refused_even_where_the_session_cookie_opens_the_f
     assert error_of(response)["code"] == "authentication_failed"
 
 
+@pytest.mark.parametrize("credentials", ["Basic YWRhOmxvdmVsYWNl", "Bearer abc", "Tokenish x"])
+def test_an_authorization_header_other_than_a_token_lifts_no_csrf_check(
+    client: FlowClient, at_company: dict[str, Any], credentials: str
+) -> None:
+    # A browser sends cached Basic credentials on a cross-site request by itself.
+    response = client.raw.post(
+        flow_url(at_company["id"]),
+        {"version": 2, "data": COMPANY},
+        format="json",
+        HTTP_AUTHORIZATION=credentials,
+    )
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "csrf_failed"
+    assert position(client, at_company["id"]) == ("company", 2)
+
+
 # -- body size --------------------------------------------------------------------------------
 
 
@@ -278,6 +294,17 @@ def test_submit_body_over_the_limit_returns_413_payload_too_large(
     client: FlowClient, started: dict[str, Any]
 ) -> None:
     response = post_raw(client, flow_url(started["id"]), _body_of_size(201))
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "payload_too_large"
+    assert position(client, started["id"]) == ("profile", 1)
+
+
+@override_settings(PIPELINE_MAX_BODY_SIZE=200)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_over_the_limit_returns_413_whatever_its_type(
+    client: FlowClient, started: dict[str, Any], content_type: str
+) -> None:
+    response = post_raw(client, flow_url(started["id"]), "x=" + "y" * 298, content_type)
     assert response.status_code == 413
     assert error_of(response)["code"] == "payload_too_large"
     assert position(client, started["id"]) == ("profile", 1)

@@ -932,3 +932,24 @@ def test_a_cancel_that_keeps_losing_the_race_is_a_stale_version_not_finished(
     assert response.status_code == 409
     assert response.json()["status"] == "active"
     assert codes(response.json())[-1] == "stale_version"
+
+
+def test_a_cancel_that_loses_a_race_to_a_step_tries_again_and_cancels(
+    client: FlowClient, started: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write = DatabaseStore.compare_and_set
+    lost: list[int] = []
+
+    def a_step_moves_it_first_once(self: DatabaseStore, state: Any, expected: int) -> bool:
+        if not lost:
+            lost.append(expected)
+            Flow.objects.filter(pk=uuid.UUID(state.id)).update(version=F("version") + 1)
+            return False
+        return write(self, state, expected)
+
+    monkeypatch.setattr(DatabaseStore, "compare_and_set", a_step_moves_it_first_once)
+    response = client.cancel(started["id"])
+
+    assert response.status_code == 204
+    assert lost == [started["step"]["version"]]
+    assert error_of(client.show(started["id"]))["code"] == "pipeline_cancelled"
