@@ -214,10 +214,11 @@ class RedisStore(FlowStore):
     def compare_and_set(self, state: FlowState, expected_version: int) -> bool:
         new_version = expected_version + 1
         none = self._key("none")  # in place of an index the flow is not in
+        owner = self._owner(state)
         written = self._cas(
             keys=[
                 self._flow(state.id),
-                self._owner(state) or none,
+                owner or none,
                 self._key("token", state.token_hash) if state.token_hash else none,
                 self._session(state) or none,
             ],
@@ -227,7 +228,7 @@ class RedisStore(FlowStore):
                 _dump(state, version=new_version),
                 self._expire_at(state),
                 state.id,
-                "1" if state.status == ACTIVE else "0",
+                "1" if owner and state.status == ACTIVE else "0",
                 _ms(state.expires_at),
             ],
         )
