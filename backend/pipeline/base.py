@@ -423,13 +423,26 @@ class Pipeline:
         return as_outcome(view.dispatch(self._root._request_now(), self))
 
     def _finish(self) -> Outcome:
-        parent = self._parent
-        if parent is not None:
-            # Nested: the child's state goes to the parent, which moves on;
-            # the child's own finish_pipeline is deliberately not called.
-            parent.bind_state(self._bind_key, self.fetch_state())
-            parent._frame().child = None
-            return as_outcome(parent.next_step())
+        if self._parent is not None:
+            return self._hand_to_parent(self._parent)
+        return self._finish_flow()
+
+    def _hand_to_parent(self, parent: Pipeline) -> Outcome:
+        """A nested pipeline's end: its state goes to the parent, which moves on.
+
+        Its own `finish_pipeline` is deliberately not called, as in Sentry.
+        """
+        parent.bind_state(self._bind_key, self.fetch_state())
+        parent._frame().child = None
+        return as_outcome(parent.next_step())
+
+    def _finish_flow(self) -> Outcome:
+        """Claim the flow, run `finish_pipeline` once, keep its result.
+
+        The claim, `finish_pipeline`'s own writes and the result commit
+        together; on a store that cannot roll back, a finish that fails
+        puts the flow back at its last step instead.
+        """
         state = self._require_state()
         store = get_store()
         before = state.version

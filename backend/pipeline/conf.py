@@ -51,5 +51,21 @@ class PipelineSettings:
     def RETURN_TO_ORIGINS(self) -> list[str]:
         return list(getattr(settings, "PIPELINE_RETURN_TO_ORIGINS", []))
 
+    @property
+    def REDIS_URL(self) -> str:
+        """The Redis store's server: `PIPELINE_REDIS_URL`, else the project's `REDIS_URL`."""
+        url = getattr(settings, "PIPELINE_REDIS_URL", "") or getattr(settings, "REDIS_URL", "")
+        return str(url or "redis://127.0.0.1:6379/0")
+
+    @property
+    def REDIS_PREFIX(self) -> str:
+        """The start of the Redis store's keys: one per deployment sharing a Redis."""
+        return str(getattr(settings, "PIPELINE_REDIS_PREFIX", "pipeline:"))
+
+    @property
+    def REDIS_GRACE(self) -> int:
+        """Seconds an expired flow stays in Redis, answered 410, before it is gone."""
+        return int(getattr(settings, "PIPELINE_REDIS_GRACE", 86400))
+
 
 conf = PipelineSettings()

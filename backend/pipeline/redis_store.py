@@ -34,10 +34,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from .conf import conf
 from .state import ACTIVE, FlowState, Frame, is_flow_id
 from .store import CallbackRecord, FlowStore
 
@@ -106,14 +106,13 @@ class RedisStore(FlowStore):
 
     def __init__(self, client: redis.Redis | None = None, prefix: str | None = None) -> None:
         self._client = client
-        self.prefix = prefix or str(getattr(settings, "PIPELINE_REDIS_PREFIX", "pipeline:"))
+        self.prefix = prefix or conf.REDIS_PREFIX
 
     @functools.cached_property
     def client(self) -> redis.Redis:
         if self._client is not None:
             return self._client
-        url = getattr(settings, "PIPELINE_REDIS_URL", "") or getattr(settings, "REDIS_URL", "")
-        return redis.Redis.from_url(url or "redis://127.0.0.1:6379/0")
+        return redis.Redis.from_url(conf.REDIS_URL)
 
     @functools.cached_property
     def _create(self) -> Any:
@@ -300,8 +299,7 @@ class RedisStore(FlowStore):
         )
 
     def _expire_at(self, state: FlowState) -> int:
-        grace = int(getattr(settings, "PIPELINE_REDIS_GRACE", 86400))
-        return _ms(state.expires_at + timedelta(seconds=grace))
+        return _ms(state.expires_at + timedelta(seconds=conf.REDIS_GRACE))
 
 
 def _ms(moment: datetime) -> int:
