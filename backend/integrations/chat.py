@@ -8,7 +8,6 @@ sign-in returned, and confirms.
 from collections.abc import Sequence
 from typing import Any
 
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.fields import empty
@@ -84,19 +83,13 @@ class ChatProvider(IntegrationProvider):
             bind_key="identity",
             provider_key="local",
             pipeline_cls=IdentityPipeline,
-            config={"oauth_scopes": IDENTITY_SCOPES, "redirect_url": self.redirect_url()},
+            config={"oauth_scopes": IDENTITY_SCOPES},
         )
         return [
             identity,
             LateBoundStep(choose_channel, name="channel"),
             FormView(ConfirmSerializer, name="confirm", title=_("Install the integration")),
         ]
-
-    def redirect_url(self) -> str | None:
-        """Where the provider sends the browser back: the callback endpoint."""
-        if self.pipeline is None:
-            return None
-        return self.pipeline.request.build_absolute_uri(reverse("pipeline-callback"))
 
     def build_integration(self, state: dict[str, Any]) -> dict[str, Any]:
         user = state["identity"]["user"]
