@@ -47,7 +47,7 @@ def ui_schema(serializer: serializers.BaseSerializer[Any]) -> Schema:
     """
     ui: Schema = {}
     if isinstance(serializer, serializers.Serializer):
-        ui["ui:order"] = [name for name, _ in _writable_fields(serializer)]
+        ui["ui:order"] = [name for name, _ in writable_fields(serializer)]
     ui.update(_field_ui(serializer))
     return ui
 
@@ -78,7 +78,7 @@ def _cached_form_schema(
 # Schema of one field
 
 
-def _writable_fields(serializer: serializers.Serializer[Any]) -> Iterator[tuple[str, AnyField]]:
+def writable_fields(serializer: serializers.Serializer[Any]) -> Iterator[tuple[str, AnyField]]:
     """The fields a user fills in: hidden fields are set by the server alone."""
     for name, field in serializer.fields.items():
         if not field.read_only and not isinstance(field, serializers.HiddenField):
@@ -151,7 +151,7 @@ def _type_schema(field: AnyField) -> Schema:
 
 
 def _object_schema(serializer: serializers.Serializer[Any]) -> Schema:
-    fields = list(_writable_fields(serializer))
+    fields = list(writable_fields(serializer))
     schema: Schema = {
         "type": "object",
         "properties": {name: _field_schema(field) for name, field in fields},
@@ -377,7 +377,7 @@ def _contents_ui(field: AnyField) -> Schema:
     """Hints for nested fields, under the keys react-jsonschema-form looks in."""
     if isinstance(field, serializers.Serializer):
         return {
-            name: hints for name, child in _writable_fields(field) if (hints := _field_ui(child))
+            name: hints for name, child in writable_fields(field) if (hints := _field_ui(child))
         }
     # As in the schema, the list's own style is not repeated on its items.
     if isinstance(field, serializers.ListSerializer) and field.child is not None:

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 
 from .errors import flatten_errors
 from .outcomes import Form, SerializerLike, StepResult
-from .schemas import cached_form_schema
+from .schemas import cached_form_schema, writable_fields
 
 if TYPE_CHECKING:
     from .base import Pipeline
@@ -242,13 +242,15 @@ def as_json(serializer: serializers.BaseSerializer[Any]) -> dict[str, Any]:
     """The valid input as JSON: the serializer's representation of it.
 
     `serializer.data` leaves out write-only fields (a password, typically),
-    which a later step may well need; they are represented here too. DRF
-    represents a multiple choice as a set, which JSON has not: a list.
+    which a later step may well need; they are represented here too, but
+    not hidden fields, which the server sets (the current user, say) and
+    DRF cannot represent. DRF represents a multiple choice as a set, which
+    JSON has not: a list.
     """
     data = dict(serializer.data)
     if isinstance(serializer, serializers.Serializer):
         validated = serializer.validated_data
-        for name, field in serializer.fields.items():
+        for name, field in writable_fields(serializer):
             if field.write_only and field.source in validated:
                 data[name] = field.to_representation(validated[field.source])
     return {name: _json_value(value) for name, value in data.items()}
@@ -268,7 +270,7 @@ def _field_names(source: SerializerLike) -> list[str]:
     if isinstance(source, type):
         return list(cached_form_schema(source)[0].get("properties", {}))
     if isinstance(source, serializers.Serializer):
-        return [name for name, field in source.fields.items() if not field.read_only]
+        return [name for name, _ in writable_fields(source)]
     return []
 
 

@@ -185,6 +185,7 @@ class PickColour(FormView):
 
         class ColourSerializer(serializers.Serializer[Any]):
             colour = serializers.ChoiceField(choices=palette["colours"])
+            chosen_from = serializers.HiddenField(default="palette")  # the server's, not asked
 
         return ColourSerializer(data=data)
 

@@ -35,8 +35,10 @@ def test_late_bound_step_builds_its_choices_from_earlier_state(client: FlowClien
 
     assert colour["step"]["name"] == "colour"
     assert colour["form"]["schema"]["properties"]["colour"]["enum"] == ["red", "blue"]
-    refused = client.submit(colour, {"colour": "grey"})
+    assert list(colour["form"]["schema"]["properties"]) == ["colour"]  # not the hidden field
+    refused = client.submit(colour, {"colour": "grey", "chosen_from": "forged"})
     assert refused.status_code == 400
+    assert refused.json()["form"]["data"] == {"colour": "grey"}
     done = client.submit(colour, {"colour": "blue"}).json()
     assert done["result"]["colour"] == {"colour": "blue"}
 
@@ -142,6 +144,16 @@ def test_form_view_binds_write_only_fields_too() -> None:
     serializer = Credentials(data={"username": "ada", "password": "s3cret", "since": "1843-01-01"})
     assert serializer.is_valid()
     assert as_json(serializer) == {"username": "ada", "password": "s3cret", "since": "1843-01-01"}
+
+
+def test_form_view_binds_no_hidden_field_the_server_set() -> None:
+    class Signed(serializers.Serializer[Any]):
+        name = serializers.CharField()
+        signed_by = serializers.HiddenField(default="the server")
+
+    serializer = Signed(data={"name": "ada", "signed_by": "someone"})
+    assert serializer.is_valid()
+    assert as_json(serializer) == {"name": "ada"}
 
 
 def test_form_view_binds_multiple_choices_as_a_json_list() -> None:
