@@ -325,6 +325,7 @@ def _dump(state: FlowState, *, version: int | None = None) -> str:
         },
         cls=DjangoJSONEncoder,
         separators=(",", ":"),
+        allow_nan=False,  # a flow no JSON parser could read back is refused, not stored
     )
 
 

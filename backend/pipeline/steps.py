@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.request import Request
 
-from .errors import flatten_errors
+from .errors import error_item, flatten_errors
 from .outcomes import Form, SerializerLike, StepResult
 from .schemas import cached_form_schema, writable_fields
 
@@ -144,14 +146,23 @@ class FormView(PipelineView):
             return self.render(source, data=self.get_initial(pipeline, _field_names(source)))
         serializer = self.get_serializer(pipeline, data=request.data)
         if serializer.is_valid():
-            return self.form_valid(pipeline, as_json(serializer))
+            data = as_json(serializer)
+            infinite = list(_non_finite(data))
+            if not infinite:
+                return self.form_valid(pipeline, data)
+            # DRF's FloatField takes "nan" and "1e400"; JSON has no such numbers.
+            errors = [
+                error_item("invalid", _("Enter a finite number."), path) for path in infinite
+            ]
+        else:
+            errors = flatten_errors(serializer.errors)
         source = self._source(pipeline, serializer)
         known = set(_field_names(source))
         submitted = request.data if isinstance(request.data, Mapping) else {}
         return self.render(
             source,
             data={key: value for key, value in submitted.items() if key in known},
-            errors=flatten_errors(serializer.errors),
+            errors=errors,
         )
 
     def render(
@@ -247,13 +258,26 @@ def as_json(serializer: serializers.BaseSerializer[Any]) -> dict[str, Any]:
     DRF cannot represent. DRF represents a multiple choice as a set, which
     JSON has not: a list.
     """
-    data = dict(serializer.data)
+    # A partial serializer (initial data) represents only what it was given.
+    data = {} if serializer.partial else dict(serializer.data)
     if isinstance(serializer, serializers.Serializer):
         validated = serializer.validated_data
         for name, field in writable_fields(serializer):
-            if field.write_only and field.source in validated:
+            if (serializer.partial or field.write_only) and field.source in validated:
                 data[name] = field.to_representation(validated[field.source])
     return {name: _json_value(value) for name, value in data.items()}
+
+
+def _non_finite(value: Any, path: str | None = None) -> Iterator[str | None]:
+    """Where `value` holds a NaN or an infinity, as error paths (`items.0.price`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, str(key) if path is None else f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, str(index) if path is None else f"{path}.{index}")
 
 
 def _json_value(value: Any) -> Any:
@@ -263,6 +287,8 @@ def _json_value(value: Any) -> Any:
         return {key: _json_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_json_value(item) for item in value]
+    if isinstance(value, bytes):  # a JSONField(binary=True): the JSON text it takes
+        return value.decode("utf-8", errors="replace")
     return value
 
 
@@ -270,7 +296,7 @@ def _field_names(source: SerializerLike) -> list[str]:
     if isinstance(source, type):
         return list(cached_form_schema(source)[0].get("properties", {}))
     if isinstance(source, serializers.Serializer):
-        return [name for name, _ in writable_fields(source)]
+        return [name for name, _field in writable_fields(source)]
     return []
 
 

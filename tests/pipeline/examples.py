@@ -352,3 +352,34 @@ class RoundTripPipeline(Pipeline):
 
 
 EXAMPLE_PIPELINES.append("tests.pipeline.examples.RoundTripPipeline")
+
+
+# -- numbers JSON cannot carry ------------------------------------------------------------
+
+
+class MeasureSerializer(serializers.Serializer[Any]):
+    length = serializers.FloatField()
+    readings = serializers.ListField(child=serializers.FloatField(), required=False)
+
+
+measure_manager = ProviderManager()
+
+
+@measure_manager.register
+class MeasureProvider(PipelineProvider):
+    key = "measure"
+    name = "Measure"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [FormView(MeasureSerializer, name="measure")]
+
+
+class MeasurePipeline(Pipeline):
+    pipeline_name = "measure"
+    provider_manager = measure_manager
+
+    def finish_pipeline(self) -> Any:
+        return self.fetch_state("measure")
+
+
+EXAMPLE_PIPELINES.append("tests.pipeline.examples.MeasurePipeline")

@@ -156,3 +156,17 @@ def test_a_login_moves_no_flow_that_expired_meanwhile(
     on_redis.rebind_session(state.session_hash, "after-login")
 
     assert not on_redis.client.exists(on_redis._flow(started["id"]))
+
+
+def test_a_flow_no_json_parser_could_read_is_refused_not_stored(
+    client: FlowClient, on_redis: RedisStore
+) -> None:
+    started = client.start().json()
+    state = on_redis.load(started["id"])
+    assert state is not None
+    state.frame.data["measure"] = {"length": float("nan")}
+
+    with pytest.raises(ValueError, match="JSON compliant"):
+        on_redis.compare_and_set(state, state.version)
+
+    assert client.show(started["id"]).status_code == 200

@@ -156,6 +156,43 @@ def test_form_view_binds_no_hidden_field_the_server_set() -> None:
     assert as_json(serializer) == {"name": "ada"}
 
 
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"length": "nan"}, "length"),
+        ({"length": "1e400"}, "length"),
+        ({"length": 1.5, "readings": [2.0, "-inf"]}, "readings.1"),
+    ],
+)
+def test_a_number_json_cannot_carry_is_refused_and_the_flow_stays(
+    client: FlowClient, data: dict[str, Any], field: str
+) -> None:
+    started = client.start("measure", "measure").json()
+
+    refused = client.submit(started, data)
+
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == [
+        {"code": "invalid", "message": "Enter a finite number.", "field": field}
+    ]
+    assert client.show(started["id"]).json()["step"]["version"] == started["step"]["version"]
+    done = client.submit(started, {"length": 1.5, "readings": [2.0]}).json()
+    assert done["result"] == {"length": 1.5, "readings": [2.0]}
+
+
+def test_form_view_binds_a_binary_json_field_as_the_json_text_it_takes() -> None:
+    class Settings(serializers.Serializer[Any]):
+        options = serializers.JSONField(binary=True)
+
+    serializer = Settings(data={"options": '{"a": 1}'})
+    assert serializer.is_valid()
+    bound = as_json(serializer)
+    assert bound == {"options": '{"a": 1}'}
+    again = Settings(data=bound)
+    assert again.is_valid()
+    assert again.validated_data == {"options": {"a": 1}}
+
+
 def test_form_view_binds_multiple_choices_as_a_json_list() -> None:
     class Topics(serializers.Serializer[Any]):
         topics = serializers.MultipleChoiceField(choices=["news", "tips", "jobs"])

@@ -250,6 +250,22 @@ def test_a_start_whose_first_step_is_refused_leaves_no_flow(
     assert not Flow.objects.exists()
 
 
+class _Profile(serializers.Serializer[Any]):
+    email = serializers.EmailField()
+    name = serializers.CharField()
+
+
+def test_start_with_part_of_the_declared_initial_data_prefills_that_part(
+    client: FlowClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DefaultOnboardingProvider, "initial_data_serializer", _Profile)
+
+    response = client.start(initial_data={"name": "Ada"})
+
+    assert response.status_code == 201
+    assert response.json()["form"]["data"] == {"name": "Ada"}
+
+
 class _Preferences(serializers.Serializer[Any]):
     topics = serializers.MultipleChoiceField(choices=["news", "tips"])
     invite_code = serializers.CharField(write_only=True)
