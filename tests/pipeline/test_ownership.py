@@ -1,4 +1,7 @@
-"""Flow tokens and session owner keys: random, kept hashed, compared in constant time."""
+"""Flow tokens and session owner keys: random, kept hashed, compared in constant time.
+
+And what each opens: a token its own flow alone, a session the flows it started.
+"""
 
 import dataclasses
 import hmac
