@@ -263,15 +263,32 @@ def _integer_schema(field: serializers.IntegerField) -> Schema:
     return {"type": "integer", **_bounds(field)}
 
 
-def _number_schema(field: serializers.FloatField | serializers.DecimalField) -> Schema:
-    # No multipleOf for decimal_places: JSON Schema validators divide in
-    # floating point and would reject 0.07 as a multiple of 0.01.
+def _number_schema(field: serializers.FloatField) -> Schema:
     return {"type": "number", **_bounds(field)}
 
 
-def _bounds(
-    field: serializers.IntegerField | serializers.FloatField | serializers.DecimalField,
-) -> Schema:
+def _decimal_schema(field: serializers.DecimalField) -> Schema:
+    """A string of digits, as a decimal is bound and shown again: `"1.50"`.
+
+    DRF represents a decimal as a string, which keeps every digit (a JSON
+    number is a float to most clients), and the flow stores it so whatever
+    `coerce_to_string` says; a form prefilled after a back must be valid
+    for its own schema. The serializer takes a number too, and checks the
+    bounds, which JSON Schema applies to numbers only.
+    """
+    places = field.decimal_places
+    whole = None if field.max_digits is None or places is None else field.max_digits - places
+    fraction = _digits(places)
+    # "0.50" has a whole digit that DRF does not count.
+    integer = "0?" if whole == 0 else _digits(whole)
+    return {"type": "string", "pattern": rf"^-?{integer}(?:\.{fraction})?$"}
+
+
+def _digits(most: int | None) -> str:
+    return r"\d+" if most is None else rf"\d{{0,{most}}}"
+
+
+def _bounds(field: serializers.IntegerField | serializers.FloatField) -> Schema:
     bounds: Schema = {}
     if field.min_value is not None:
         bounds["minimum"] = _json_number(field.min_value)
@@ -346,7 +363,7 @@ _HANDLERS: dict[type[Any], Callable[[Any], Schema]] = {
     serializers.TimeField: _formatted_string("time"),
     serializers.IntegerField: _integer_schema,
     serializers.FloatField: _number_schema,
-    serializers.DecimalField: _number_schema,
+    serializers.DecimalField: _decimal_schema,
     serializers.BooleanField: _boolean_schema,
     serializers.ChoiceField: _choice_schema,
     serializers.MultipleChoiceField: _multiple_choice_schema,

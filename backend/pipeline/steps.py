@@ -16,6 +16,7 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
@@ -289,6 +290,8 @@ def _json_value(value: Any) -> Any:
         return [_json_value(item) for item in value]
     if isinstance(value, bytes):  # a JSONField(binary=True): the JSON text it takes
         return value.decode("utf-8", errors="replace")
+    if isinstance(value, Decimal):  # coerce_to_string=False: as the flow will store it
+        return str(value)
     return value
 
 

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from rest_framework import serializers
 
 from backend.pipeline.schemas import cached_form_schema, form_schema, ui_schema
+from backend.pipeline.steps import as_json
 
 Schema = dict[str, Any]
 
@@ -97,7 +98,7 @@ VALID_DATA: Schema = {
     "alarm": "07:30:00",
     "age": 36,
     "ratio": 0.5,
-    "price": 12.5,
+    "price": "12.50",
     "subscribe": True,
     "colour": "g",
     "size": 2,
@@ -298,15 +299,37 @@ def test_float_field_becomes_a_number() -> None:
     assert without_annotations(schema) == {"type": "number", "maximum": 2.5}
 
 
-def test_decimal_field_becomes_a_number_with_float_bounds() -> None:
+def test_decimal_field_becomes_a_string_of_digits_as_it_is_bound() -> None:
     field = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=Decimal("0.5"), max_value=Decimal("99.99")
     )
 
     schema = field_schema(field)
 
-    assert without_annotations(schema) == {"type": "number", "minimum": 0.5, "maximum": 99.99}
-    assert type(schema["minimum"]) is float
+    assert without_annotations(schema) == {
+        "type": "string",
+        "pattern": r"^-?\d{0,3}(?:\.\d{0,2})?$",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "valid", "invalid"),
+    [
+        (
+            serializers.DecimalField(max_digits=2, decimal_places=2),
+            ["0.50", ".5", "-0.25"],
+            ["1.5", "0.505"],
+        ),
+        (serializers.DecimalField(max_digits=None, decimal_places=None), ["-12345.678"], ["1e3"]),
+        (serializers.DecimalField(max_digits=4, decimal_places=0), ["1234"], ["12345", "1.5"]),
+    ],
+)
+def test_a_decimal_schema_takes_what_the_field_represents(
+    field: serializers.DecimalField, valid: list[str], invalid: list[str]
+) -> None:
+    pattern = re.compile(field_schema(field)["pattern"])
+    assert all(pattern.search(value) for value in valid)
+    assert not any(pattern.search(value) for value in invalid)
 
 
 def test_boolean_field_becomes_a_boolean() -> None:
@@ -637,6 +660,16 @@ def test_data_valid_for_the_serializer_is_valid_for_the_schema() -> None:
 
     assert serializer.is_valid(), serializer.errors
     assert list(validator_for(EverythingSerializer()).iter_errors(VALID_DATA)) == []
+
+
+def test_what_a_form_binds_is_valid_for_its_schema_so_a_prefill_can_be_sent_again() -> None:
+    serializer = EverythingSerializer(data=VALID_DATA)
+    assert serializer.is_valid(), serializer.errors
+
+    bound = as_json(serializer)
+
+    assert list(validator_for(EverythingSerializer()).iter_errors(bound)) == []
+    assert EverythingSerializer(data=bound).is_valid()
 
 
 @pytest.mark.parametrize(
