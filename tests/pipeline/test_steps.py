@@ -193,6 +193,18 @@ def test_form_view_binds_a_binary_json_field_as_the_json_text_it_takes() -> None
     assert again.validated_data == {"options": {"a": 1}}
 
 
+@pytest.mark.parametrize("coerce_to_string", [True, False])
+def test_form_view_binds_a_decimal_as_its_string_as_the_flow_keeps_it(
+    coerce_to_string: bool,
+) -> None:
+    class Price(serializers.Serializer[Any]):
+        amount = serializers.DecimalField(6, 2, coerce_to_string=coerce_to_string)
+
+    serializer = Price(data={"amount": 1.5})
+    assert serializer.is_valid()
+    assert as_json(serializer) == {"amount": "1.50"}
+
+
 def test_form_view_binds_multiple_choices_as_a_json_list() -> None:
     class Topics(serializers.Serializer[Any]):
         topics = serializers.MultipleChoiceField(choices=["news", "tips", "jobs"])
