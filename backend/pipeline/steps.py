@@ -16,6 +16,7 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -254,19 +255,39 @@ def as_json(serializer: serializers.BaseSerializer[Any]) -> dict[str, Any]:
     """The valid input as JSON: the serializer's representation of it.
 
     `serializer.data` leaves out write-only fields (a password, typically),
-    which a later step may well need; they are represented here too, but
-    not hidden fields, which the server sets (the current user, say) and
-    DRF cannot represent. DRF represents a multiple choice as a set, which
-    JSON has not: a list.
+    which a later step may well need; they are represented here too, at
+    every level of nesting, but not hidden fields, which the server sets
+    (the current user, say) and DRF cannot represent. A partial serializer
+    (initial data) represents only what it was given. DRF represents a
+    multiple choice as a set, which JSON has not: a list.
     """
-    # A partial serializer (initial data) represents only what it was given.
-    data = {} if serializer.partial else dict(serializer.data)
     if isinstance(serializer, serializers.Serializer):
-        validated = serializer.validated_data
-        for name, field in writable_fields(serializer):
-            if (serializer.partial or field.write_only) and field.source in validated:
-                data[name] = field.to_representation(validated[field.source])
+        data = _representation(serializer, serializer.validated_data, serializer.partial)
+    else:
+        data = dict(serializer.data)
     return {name: _json_value(value) for name, value in data.items()}
+
+
+def _representation(
+    serializer: serializers.Serializer[Any], validated: Mapping[str, Any], given_only: bool
+) -> dict[str, Any]:
+    data = {} if given_only else dict(serializer.to_representation(validated))
+    for name, field in writable_fields(serializer):
+        source = field.source
+        if not isinstance(source, str) or source not in validated:
+            continue  # not given, or a dotted or "*" source: as DRF has it
+        value = validated[source]
+        if isinstance(field, serializers.Serializer) and isinstance(value, Mapping):
+            data[name] = _representation(field, value, given_only)
+        elif (
+            isinstance(field, serializers.ListSerializer)
+            and isinstance(field.child, serializers.Serializer)
+            and isinstance(value, list)
+        ):
+            data[name] = [_representation(field.child, item, given_only) for item in value]
+        elif given_only or field.write_only:
+            data[name] = field.to_representation(value)
+    return data
 
 
 def _non_finite(value: Any, path: str | None = None) -> Iterator[str | None]:
@@ -292,6 +313,8 @@ def _json_value(value: Any) -> Any:
         return value.decode("utf-8", errors="replace")
     if isinstance(value, Decimal):  # coerce_to_string=False: as the flow will store it
         return str(value)
+    if isinstance(value, datetime | date | time):  # format=None: ISO 8601, to the microsecond
+        return value.isoformat()
     return value
 
 

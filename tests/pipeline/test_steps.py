@@ -146,6 +146,62 @@ def test_form_view_binds_write_only_fields_too() -> None:
     assert as_json(serializer) == {"username": "ada", "password": "s3cret", "since": "1843-01-01"}
 
 
+def test_form_view_binds_write_only_fields_of_nested_forms_too() -> None:
+    class Address(serializers.Serializer[Any]):
+        street = serializers.CharField()
+        door_code = serializers.CharField(write_only=True)
+
+    class Person(serializers.Serializer[Any]):
+        name = serializers.CharField()
+        address = Address()
+        previous = Address(many=True)
+
+    given = {
+        "name": "Ada",
+        "address": {"street": "St James's Square", "door_code": "1815"},
+        "previous": [{"street": "Marylebone", "door_code": "42"}],
+    }
+    serializer = Person(data=given)
+    assert serializer.is_valid()
+    bound = as_json(serializer)
+    assert bound == given
+    assert Person(data=bound).is_valid()  # a prefill after a back can be sent again
+
+
+class _Moment(serializers.Serializer[Any]):
+    when = serializers.DateTimeField(format=None)
+
+
+class _TimeOfDay(serializers.Serializer[Any]):
+    when = serializers.TimeField(format=None)
+
+
+class _Day(serializers.Serializer[Any]):
+    when = serializers.DateField(format=None)
+
+
+@pytest.mark.parametrize(
+    ("form", "given"),
+    [
+        (_Moment, "2026-01-02T03:04:05.123456Z"),
+        (_TimeOfDay, "03:04:05.123456"),
+        (_Day, "2026-01-02"),
+    ],
+)
+def test_form_view_binds_a_date_or_time_as_iso_text_to_the_microsecond(
+    form: type[serializers.Serializer[Any]], given: str
+) -> None:
+    serializer = form(data={"when": given})
+    assert serializer.is_valid()
+
+    bound = as_json(serializer)
+
+    assert isinstance(bound["when"], str)
+    again = form(data=bound)
+    assert again.is_valid()
+    assert again.validated_data == serializer.validated_data
+
+
 def test_form_view_binds_no_hidden_field_the_server_set() -> None:
     class Signed(serializers.Serializer[Any]):
         name = serializers.CharField()
