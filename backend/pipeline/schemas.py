@@ -113,6 +113,9 @@ def _json_default(field: AnyField) -> Any:
     default: Any = field.default
     if default is empty or callable(default):
         return empty
+    if isinstance(field, serializers.DecimalField):  # as a decimal is shown: a string
+        shown = field.to_representation(default)
+        return format(shown, "f") if isinstance(shown, Decimal) else shown
     try:
         return json.loads(json.dumps(default, allow_nan=False))
     except (TypeError, ValueError):
@@ -271,21 +274,24 @@ def _decimal_schema(field: serializers.DecimalField) -> Schema:
     """A string of digits, as a decimal is bound and shown again: `"1.50"`.
 
     DRF represents a decimal as a string, which keeps every digit (a JSON
-    number is a float to most clients), and the flow stores it so whatever
+    number is a float to most clients), and the flow keeps it so whatever
     `coerce_to_string` says; a form prefilled after a back must be valid
-    for its own schema. The serializer takes a number too, and checks the
-    bounds, which JSON Schema applies to numbers only.
+    for its own schema. The serializer also takes a number or an exponent
+    (`1e3`), and checks the bounds, which JSON Schema applies to numbers
+    only.
     """
     places = field.decimal_places
     whole = None if field.max_digits is None or places is None else field.max_digits - places
-    fraction = _digits(places)
-    # "0.50" has a whole digit that DRF does not count.
-    integer = "0?" if whole == 0 else _digits(whole)
-    return {"type": "string", "pattern": rf"^-?{integer}(?:\.{fraction})?$"}
-
-
-def _digits(most: int | None) -> str:
-    return r"\d+" if most is None else rf"\d{{0,{most}}}"
+    fraction = r"\d+" if places is None else rf"\d{{1,{places}}}"
+    if whole == 0:  # "0.50": a leading zero is no digit to DRF, and a fraction is needed
+        return {"type": "string", "pattern": rf"^[-+]?0*\.{fraction}$"}
+    integer = r"\d+" if whole is None else rf"0*\d{{1,{whole}}}"
+    if places == 0:
+        return {"type": "string", "pattern": rf"^[-+]?{integer}$"}
+    return {
+        "type": "string",
+        "pattern": rf"^[-+]?(?:{integer}(?:\.{fraction})?|\.{fraction})$",
+    }
 
 
 def _bounds(field: serializers.IntegerField | serializers.FloatField) -> Schema:

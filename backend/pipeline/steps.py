@@ -311,8 +311,8 @@ def _json_value(value: Any) -> Any:
         return [_json_value(item) for item in value]
     if isinstance(value, bytes):  # a JSONField(binary=True): the JSON text it takes
         return value.decode("utf-8", errors="replace")
-    if isinstance(value, Decimal):  # coerce_to_string=False: as the flow will store it
-        return str(value)
+    if isinstance(value, Decimal):  # coerce_to_string=False: the string DRF would give
+        return format(value, "f")
     if isinstance(value, datetime | date | time):  # format=None: ISO 8601, to the microsecond
         return value.isoformat()
     return value

@@ -7,6 +7,7 @@ metaschema and against the serializer, on the same data.
 from __future__ import annotations
 
 import copy
+import datetime
 import re
 from decimal import Decimal
 from typing import Any
@@ -186,7 +187,7 @@ def test_default_is_given_as_plain_json() -> None:
     "field",
     [
         serializers.ListField(default=list),
-        serializers.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.5")),
+        serializers.DateField(default=datetime.date(1815, 12, 10)),
         serializers.CharField(required=False),
     ],
     ids=["callable", "not-json", "none"],
@@ -308,28 +309,56 @@ def test_decimal_field_becomes_a_string_of_digits_as_it_is_bound() -> None:
 
     assert without_annotations(schema) == {
         "type": "string",
-        "pattern": r"^-?\d{0,3}(?:\.\d{0,2})?$",
+        "pattern": r"^[-+]?(?:0*\d{1,3}(?:\.\d{1,2})?|\.\d{1,2})$",
     }
 
 
 @pytest.mark.parametrize(
-    ("field", "valid", "invalid"),
+    ("field", "taken", "refused"),
     [
         (
-            serializers.DecimalField(max_digits=2, decimal_places=2),
-            ["0.50", ".5", "-0.25"],
-            ["1.5", "0.505"],
+            serializers.DecimalField(max_digits=5, decimal_places=2),
+            ["1.50", "-1.5", "+1.5", "007.5", ".5", "12", "999.99", "0.00"],
+            ["", "-", ".", "-.", "1000", "1.505", "1,5"],
         ),
-        (serializers.DecimalField(max_digits=None, decimal_places=None), ["-12345.678"], ["1e3"]),
-        (serializers.DecimalField(max_digits=4, decimal_places=0), ["1234"], ["12345", "1.5"]),
+        (
+            serializers.DecimalField(max_digits=2, decimal_places=2),
+            ["0.50", ".5", "-0.25", "00.5"],
+            ["", "0", "1.5", "0.505"],
+        ),
+        (
+            serializers.DecimalField(max_digits=None, decimal_places=None),
+            ["-12345.678", "7", ".5"],
+            ["", ".", "1,5"],
+        ),
+        (
+            serializers.DecimalField(max_digits=4, decimal_places=0),
+            ["1234", "0012"],
+            ["", "12345", "1.5"],
+        ),
     ],
 )
-def test_a_decimal_schema_takes_what_the_field_represents(
-    field: serializers.DecimalField, valid: list[str], invalid: list[str]
+def test_a_decimal_schema_takes_what_the_field_takes(
+    field: serializers.DecimalField, taken: list[str], refused: list[str]
 ) -> None:
+    class Price(serializers.Serializer[Any]):
+        amount = field
+
     pattern = re.compile(field_schema(field)["pattern"])
-    assert all(pattern.search(value) for value in valid)
-    assert not any(pattern.search(value) for value in invalid)
+    for value in taken:
+        assert pattern.search(value), value
+        assert Price(data={"amount": value}).is_valid(), value
+    for value in refused:
+        assert not pattern.search(value), value
+        assert not Price(data={"amount": value}).is_valid(), value
+
+
+@pytest.mark.parametrize("coerce_to_string", [True, False])
+def test_a_decimal_default_is_shown_as_a_decimal_is(coerce_to_string: bool) -> None:
+    field = serializers.DecimalField(
+        5, 2, default=Decimal("1.5"), coerce_to_string=coerce_to_string
+    )
+    assert field_schema(field)["default"] == "1.50"
 
 
 def test_boolean_field_becomes_a_boolean() -> None:

@@ -250,15 +250,18 @@ def test_form_view_binds_a_binary_json_field_as_the_json_text_it_takes() -> None
 
 
 @pytest.mark.parametrize("coerce_to_string", [True, False])
+@pytest.mark.parametrize(
+    ("given", "bound"), [(1.5, "1.50000000"), ("0.0000001", "0.00000010")]
+)  # str() gives "1.0E-7" for the second, which no form takes
 def test_form_view_binds_a_decimal_as_its_string_as_the_flow_keeps_it(
-    coerce_to_string: bool,
+    coerce_to_string: bool, given: Any, bound: str
 ) -> None:
     class Price(serializers.Serializer[Any]):
-        amount = serializers.DecimalField(6, 2, coerce_to_string=coerce_to_string)
+        amount = serializers.DecimalField(10, 8, coerce_to_string=coerce_to_string)
 
-    serializer = Price(data={"amount": 1.5})
+    serializer = Price(data={"amount": given})
     assert serializer.is_valid()
-    assert as_json(serializer) == {"amount": "1.50"}
+    assert as_json(serializer) == {"amount": bound}
 
 
 def test_form_view_binds_multiple_choices_as_a_json_list() -> None:
