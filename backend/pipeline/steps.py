@@ -149,7 +149,7 @@ class FormView(PipelineView):
         serializer = self.get_serializer(pipeline, data=request.data)
         if serializer.is_valid():
             data = as_json(serializer)
-            infinite = list(_non_finite(data))
+            infinite = list(non_finite(data))
             if not infinite:
                 return self.form_valid(pipeline, data)
             # DRF's FloatField takes "nan" and "1e400"; JSON has no such numbers.
@@ -290,16 +290,16 @@ def _representation(
     return data
 
 
-def _non_finite(value: Any, path: str | None = None) -> Iterator[str | None]:
+def non_finite(value: Any, path: str | None = None) -> Iterator[str | None]:
     """Where `value` holds a NaN or an infinity, as error paths (`items.0.price`)."""
     if isinstance(value, float) and not math.isfinite(value):
         yield path
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _non_finite(item, str(key) if path is None else f"{path}.{key}")
+            yield from non_finite(item, str(key) if path is None else f"{path}.{key}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _non_finite(item, str(index) if path is None else f"{path}.{index}")
+            yield from non_finite(item, str(index) if path is None else f"{path}.{index}")
 
 
 def _json_value(value: Any) -> Any:

@@ -45,4 +45,4 @@ def is_valid_rate(rate: Any) -> bool:
         count, _ = _Rate().parse_rate(rate)
     except (AttributeError, IndexError, KeyError, TypeError, ValueError):
         return False
-    return count is not None and count > 0
+    return count is not None and count >= 0  # "0/min" refuses every request, as asked

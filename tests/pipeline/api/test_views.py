@@ -266,6 +266,27 @@ def test_start_with_part_of_the_declared_initial_data_prefills_that_part(
     assert response.json()["form"]["data"] == {"name": "Ada"}
 
 
+class _Measures(serializers.Serializer[Any]):
+    height = serializers.FloatField(required=False)
+
+
+@pytest.mark.parametrize("value", ["nan", "1e400", "-inf"])
+def test_start_with_a_declared_float_json_cannot_carry_returns_400(
+    client: FlowClient, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setattr(DefaultOnboardingProvider, "initial_data_serializer", _Measures)
+
+    response = client.start(initial_data={"height": value})
+
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "invalid_request"
+    assert error["errors"] == [
+        {"code": "invalid", "message": "Enter a finite number.", "field": "initial_data.height"}
+    ]
+    assert not Flow.objects.exists()
+
+
 class _Preferences(serializers.Serializer[Any]):
     topics = serializers.MultipleChoiceField(choices=["news", "tips"])
     invite_code = serializers.CharField(write_only=True)
