@@ -149,13 +149,9 @@ class FormView(PipelineView):
         serializer = self.get_serializer(pipeline, data=request.data)
         if serializer.is_valid():
             data = as_json(serializer)
-            infinite = list(non_finite(data))
-            if not infinite:
+            errors = non_finite_errors(data)
+            if not errors:
                 return self.form_valid(pipeline, data)
-            # DRF's FloatField takes "nan" and "1e400"; JSON has no such numbers.
-            errors = [
-                error_item("invalid", _("Enter a finite number."), path) for path in infinite
-            ]
         else:
             errors = flatten_errors(serializer.errors)
         source = self._source(pipeline, serializer)
@@ -290,16 +286,25 @@ def _representation(
     return data
 
 
-def non_finite(value: Any, path: str | None = None) -> Iterator[str | None]:
+def non_finite_errors(data: Any, path: str | None = None) -> list[dict[str, Any]]:
+    """An error for each NaN or infinity in valid input, which JSON cannot carry.
+
+    DRF's `FloatField` takes "nan" and "1e400"; the flow could not keep them.
+    """
+    message = _("Enter a finite number.")
+    return [error_item("invalid", message, where) for where in _non_finite(data, path)]
+
+
+def _non_finite(value: Any, path: str | None = None) -> Iterator[str | None]:
     """Where `value` holds a NaN or an infinity, as error paths (`items.0.price`)."""
     if isinstance(value, float) and not math.isfinite(value):
         yield path
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from non_finite(item, str(key) if path is None else f"{path}.{key}")
+            yield from _non_finite(item, str(key) if path is None else f"{path}.{key}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from non_finite(item, str(index) if path is None else f"{path}.{index}")
+            yield from _non_finite(item, str(index) if path is None else f"{path}.{index}")
 
 
 def _json_value(value: Any) -> Any:

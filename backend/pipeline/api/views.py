@@ -44,14 +44,13 @@ from ..errors import (
     PipelineOutdated,
     UnknownPipeline,
     UnknownProvider,
-    error_item,
     flatten_errors,
 )
 from ..redirects import is_allowed_target
 from ..registry import all_pipelines, get_pipeline_class
 from ..requests import display_request, query_request, submission_request
 from ..state import ACTIVE, CANCELLED, MAX_RETURN_TO_LENGTH, FlowState
-from ..steps import INITIAL_DATA_KEY, as_json, non_finite
+from ..steps import INITIAL_DATA_KEY, as_json, non_finite_errors
 from ..store import CallbackRecord, get_store
 from . import serializers as api
 from .methods import HTTP_METHODS
@@ -460,8 +459,7 @@ def _initial_state(pipeline: Pipeline, initial_data: dict[str, Any]) -> dict[str
     if not serializer.is_valid():
         raise InvalidRequest(errors=flatten_errors({"initial_data": serializer.errors}))
     data = as_json(serializer)
-    infinite = [f"initial_data.{path}" for path in non_finite(data)]
-    if infinite:
-        message = _("Enter a finite number.")
-        raise InvalidRequest(errors=[error_item("invalid", message, path) for path in infinite])
+    errors = non_finite_errors(data, "initial_data")
+    if errors:
+        raise InvalidRequest(errors=errors)
     return {INITIAL_DATA_KEY: data}
