@@ -1,7 +1,8 @@
 """Flows in Redis, as Sentry keeps its pipeline state, with the same guarantees.
 
 Select it with `PIPELINE_STORE = "backend.pipeline.redis_store.RedisStore"`
-and `PIPELINE_REDIS_URL` (by default `REDIS_URL`).
+and `PIPELINE_REDIS_URL` (by default `REDIS_URL`). It needs Redis 7 or
+newer (`PEXPIREAT` with `NX` and `GT`).
 
 Each flow is a hash: its version (`v`), its state as JSON (`doc`) and the
 hash of its session's owner key (`s`), apart from the state so that moving
@@ -45,7 +46,8 @@ from .store import CallbackRecord, FlowStore
 # doc, owner hash, expire at (ms), flow id, start (ms), expiry (ms), limit ("" for
 # none), then "1" or "0": has a token, has a session, counts as active. The limit
 # counts the owner's flows unexpired at the start. Counting and creating in one
-# script makes the limit exact, in one round trip.
+# script makes the limit exact, in one round trip. The sets a flow shares with
+# others only ever live longer: NX gives a new set its expiry, GT moves it on.
 _CREATE = """
 local limit = tonumber(ARGV[8])
 if limit and redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[6], '+inf') >= limit then return 0 end
@@ -54,27 +56,33 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 if ARGV[9] == '1' then redis.call('SET', KEYS[2], ARGV[5], 'PXAT', ARGV[4]) end
 if ARGV[10] == '1' then
   redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
-  redis.call('PEXPIREAT', KEYS[3], ARGV[4])
+  redis.call('PEXPIREAT', KEYS[3], ARGV[4], 'NX')
+  redis.call('PEXPIREAT', KEYS[3], ARGV[4], 'GT')
 end
 if ARGV[11] == '1' then
   redis.call('ZADD', KEYS[4], ARGV[7], ARGV[5])
-  redis.call('PEXPIREAT', KEYS[4], ARGV[4])
+  redis.call('PEXPIREAT', KEYS[4], ARGV[4], 'NX')
+  redis.call('PEXPIREAT', KEYS[4], ARGV[4], 'GT')
 end
 return 1
 """
 
 # KEYS: flow, active set, token index, session index; ARGV: expected version, new
 # version, doc, expire at (ms), flow id, "1" if still active, its expiry (ms) as
-# the active set's score. A flow's indexes live as long as it does.
+# the active set's score. A flow's indexes live as long as it does; the sets it
+# shares with other flows only ever live longer (NX, then GT: Redis 7), so that a
+# write that does not move its expiry (a cancel) cannot cut another flow's short.
 _COMPARE_AND_SET = """
 if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'doc', ARGV[3])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 redis.call('PEXPIREAT', KEYS[3], ARGV[4])
-redis.call('PEXPIREAT', KEYS[4], ARGV[4])
+redis.call('PEXPIREAT', KEYS[4], ARGV[4], 'NX')
+redis.call('PEXPIREAT', KEYS[4], ARGV[4], 'GT')
 if ARGV[6] == '1' then
   redis.call('ZADD', KEYS[2], ARGV[7], ARGV[5])
-  redis.call('PEXPIREAT', KEYS[2], ARGV[4])
+  redis.call('PEXPIREAT', KEYS[2], ARGV[4], 'NX')
+  redis.call('PEXPIREAT', KEYS[2], ARGV[4], 'GT')
 else
   redis.call('ZREM', KEYS[2], ARGV[5])
 end

@@ -170,3 +170,21 @@ def test_a_flow_no_json_parser_could_read_is_refused_not_stored(
         on_redis.compare_and_set(state, state.version)
 
     assert client.show(started["id"]).status_code == 200
+
+
+def test_cancelling_an_older_flow_keeps_the_sessions_index_for_the_newer(
+    client: FlowClient, on_redis: RedisStore, settings: Any
+) -> None:
+    settings.PIPELINE_REDIS_GRACE = 0
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        older = client.start().json()
+        clock.shift(30 * 60)
+        newer = client.start().json()
+        assert client.cancel(older["id"]).status_code == 204  # a write that keeps its expiry
+
+    redis = on_redis.client
+    state = on_redis.load(newer["id"])
+    assert state is not None
+    newest = redis.pexpiretime(on_redis._flow(newer["id"]))
+    assert redis.pexpiretime(on_redis._session(state)) == newest
+    assert redis.pexpiretime(on_redis._owner(state)) == newest
