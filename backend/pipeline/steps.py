@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 from rest_framework import serializers
-from rest_framework.fields import empty
+from rest_framework.fields import empty, get_attribute
 from rest_framework.request import Request
 
 from .errors import error_item, flatten_errors
@@ -269,10 +269,13 @@ def _representation(
 ) -> dict[str, Any]:
     data = {} if given_only else dict(serializer.to_representation(validated))
     for name, field in writable_fields(serializer):
-        source = field.source
-        if not isinstance(source, str) or source not in validated:
-            continue  # not given, or a dotted or "*" source: as DRF has it
-        value = validated[source]
+        path = field.source_attrs  # [] for source="*": the whole of it
+        if path and path[0] not in validated:
+            continue  # not given
+        try:
+            value = get_attribute(validated, path)
+        except (KeyError, AttributeError, TypeError):
+            continue
         if isinstance(field, serializers.Serializer) and isinstance(value, Mapping):
             data[name] = _representation(field, value, given_only)
         elif (

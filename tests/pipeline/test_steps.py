@@ -168,6 +168,19 @@ def test_form_view_binds_write_only_fields_of_nested_forms_too() -> None:
     assert Person(data=bound).is_valid()  # a prefill after a back can be sent again
 
 
+def test_form_view_binds_fields_with_a_dotted_source_given_whole_or_in_part() -> None:
+    class Contact(serializers.Serializer[Any]):
+        city = serializers.CharField(source="address.city")
+        door_code = serializers.CharField(source="address.door_code", write_only=True)
+
+    whole = Contact(data={"city": "London", "door_code": "1815"})
+    assert whole.is_valid()
+    assert as_json(whole) == {"city": "London", "door_code": "1815"}
+    part = Contact(data={"city": "London"}, partial=True)  # as initial data is read
+    assert part.is_valid()
+    assert as_json(part) == {"city": "London"}
+
+
 class _Moment(serializers.Serializer[Any]):
     when = serializers.DateTimeField(format=None)
 
