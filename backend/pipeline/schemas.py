@@ -218,6 +218,21 @@ def _formatted_char(format_: str) -> Callable[[serializers.CharField], Schema]:
     return schema
 
 
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def _uuid_schema(field: serializers.UUIDField) -> Schema:
+    """As the field writes a UUID, so that what it binds is valid here too."""
+    written = field.uuid_format
+    if written == "hex":
+        return {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+    if written == "urn":
+        return {"type": "string", "pattern": f"^urn:uuid:{_UUID}$"}
+    if written == "int":
+        return {"type": "integer", "minimum": 0}
+    return {"type": "string", "format": "uuid"}
+
+
 def _formatted_string(format_: str) -> Callable[[AnyField], Schema]:
     """For fields that are strings on the wire but take no length options."""
 
@@ -363,7 +378,7 @@ _HANDLERS: dict[type[Any], Callable[[Any], Schema]] = {
     serializers.RegexField: _regex_schema,
     serializers.SlugField: _slug_schema,
     serializers.IPAddressField: _ip_address_schema,
-    serializers.UUIDField: _formatted_string("uuid"),
+    serializers.UUIDField: _uuid_schema,
     serializers.DateField: _formatted_string("date"),
     serializers.DateTimeField: _formatted_string("date-time"),
     serializers.TimeField: _formatted_string("time"),

@@ -361,6 +361,19 @@ def test_a_decimal_default_is_shown_as_a_decimal_is(coerce_to_string: bool) -> N
     assert field_schema(field)["default"] == "1.50"
 
 
+@pytest.mark.parametrize("written", ["hex_verbose", "hex", "urn", "int"])
+def test_a_uuid_schema_takes_the_uuid_as_the_field_writes_it(written: str) -> None:
+    class Token(serializers.Serializer[Any]):
+        token = serializers.UUIDField(format=written)
+
+    serializer = Token(data={"token": "12345678-1234-5678-1234-567812345678"})
+    assert serializer.is_valid()
+    bound = as_json(serializer)
+
+    assert list(validator_for(Token()).iter_errors(bound)) == []
+    assert Token(data=bound).is_valid()
+
+
 def test_boolean_field_becomes_a_boolean() -> None:
     assert without_annotations(field_schema(serializers.BooleanField())) == {"type": "boolean"}
 
