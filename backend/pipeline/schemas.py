@@ -21,8 +21,9 @@ from typing import Any
 from django.core.validators import RegexValidator
 from django.utils import translation
 from django.utils.text import capfirst
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
 from rest_framework.fields import empty
+from rest_framework.settings import api_settings
 
 Schema = dict[str, Any]
 AnyField = serializers.Field[Any, Any, Any, Any]
@@ -233,6 +234,18 @@ def _uuid_schema(field: serializers.UUIDField) -> Schema:
     return {"type": "string", "format": "uuid"}
 
 
+def _moment(format_: str, setting: str) -> Callable[[AnyField], Schema]:
+    """A date or time: ISO 8601 on the wire, unless the field writes its own format."""
+
+    def schema(field: AnyField) -> Schema:
+        written = getattr(field, "format", getattr(api_settings, setting))
+        if written not in (ISO_8601, None):  # "%d/%m/%Y", say: no ISO format to claim
+            return {"type": "string"}
+        return {"type": "string", "format": format_}
+
+    return schema
+
+
 def _formatted_string(format_: str) -> Callable[[AnyField], Schema]:
     """For fields that are strings on the wire but take no length options."""
 
@@ -379,9 +392,9 @@ _HANDLERS: dict[type[Any], Callable[[Any], Schema]] = {
     serializers.SlugField: _slug_schema,
     serializers.IPAddressField: _ip_address_schema,
     serializers.UUIDField: _uuid_schema,
-    serializers.DateField: _formatted_string("date"),
-    serializers.DateTimeField: _formatted_string("date-time"),
-    serializers.TimeField: _formatted_string("time"),
+    serializers.DateField: _moment("date", "DATE_FORMAT"),
+    serializers.DateTimeField: _moment("date-time", "DATETIME_FORMAT"),
+    serializers.TimeField: _moment("time", "TIME_FORMAT"),
     serializers.IntegerField: _integer_schema,
     serializers.FloatField: _number_schema,
     serializers.DecimalField: _decimal_schema,

@@ -374,6 +374,21 @@ def test_a_uuid_schema_takes_the_uuid_as_the_field_writes_it(written: str) -> No
     assert Token(data=bound).is_valid()
 
 
+@pytest.mark.parametrize(
+    ("field", "claimed"),
+    [
+        (serializers.DateField(), "date"),
+        (serializers.DateField(format=None), "date"),
+        (serializers.DateField(format="%d.%m.%Y"), None),
+        (serializers.DateTimeField(format="%d/%m/%Y %H:%M"), None),
+    ],
+)
+def test_a_date_claims_the_iso_format_only_when_it_writes_it(
+    field: serializers.Field[Any, Any, Any, Any], claimed: str | None
+) -> None:
+    assert field_schema(field).get("format") == claimed
+
+
 def test_boolean_field_becomes_a_boolean() -> None:
     assert without_annotations(field_schema(serializers.BooleanField())) == {"type": "boolean"}
 
