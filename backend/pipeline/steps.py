@@ -28,7 +28,7 @@ from rest_framework.request import Request
 
 from .errors import error_item, flatten_errors
 from .outcomes import Form, SerializerLike, StepResult
-from .schemas import cached_form_schema, writable_fields
+from .schemas import AnyField, cached_form_schema, writable_fields
 
 if TYPE_CHECKING:
     from .base import Pipeline
@@ -269,24 +269,27 @@ def _representation(
 ) -> dict[str, Any]:
     data = {} if given_only else dict(serializer.to_representation(validated))
     for name, field in writable_fields(serializer):
-        path = field.source_attrs  # [] for source="*": the whole of it
-        if path and path[0] not in validated:
-            continue  # not given
+        form = _form_in(field)
+        if not (given_only or field.write_only or form is not None):
+            continue  # DRF's representation above has it
         try:
-            value = get_attribute(validated, path)
+            # source_attrs is [] for source="*": the whole of it.
+            value = get_attribute(validated, field.source_attrs)
         except (KeyError, AttributeError, TypeError):
-            continue
-        if isinstance(field, serializers.Serializer) and isinstance(value, Mapping):
-            data[name] = _representation(field, value, given_only)
-        elif (
-            isinstance(field, serializers.ListSerializer)
-            and isinstance(field.child, serializers.Serializer)
-            and isinstance(value, list)
-        ):
-            data[name] = [_representation(field.child, item, given_only) for item in value]
+            continue  # not given
+        if form is field and isinstance(value, Mapping):
+            data[name] = _representation(form, value, given_only)
+        elif form is not None and form is not field and isinstance(value, list):
+            data[name] = [_representation(form, item, given_only) for item in value]
         elif given_only or field.write_only:
             data[name] = field.to_representation(value)
     return data
+
+
+def _form_in(field: AnyField) -> serializers.Serializer[Any] | None:
+    """The nested form a field is, or holds a list of (`many=True`)."""
+    inner = field.child if isinstance(field, serializers.ListSerializer) else field
+    return inner if isinstance(inner, serializers.Serializer) else None
 
 
 def non_finite_errors(data: Any, path: str | None = None) -> list[dict[str, Any]]:
