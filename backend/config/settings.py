@@ -119,7 +119,7 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    SESSION_ENGINE = "backend.config.cache_sessions"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

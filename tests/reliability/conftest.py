@@ -12,7 +12,7 @@ database is flushed or dropped.
 (`Api.browser`), never goes through a proxy, and has a timeout on every
 call. `Gates` holds requests of the test-only `slow` pipeline inside a step
 (see `tests/reliability/slow.py`). `TcpProxy` stands between the server
-and PostgreSQL so that a test can cut the database off.
+and PostgreSQL or Redis so that a test can cut it off.
 """
 
 from __future__ import annotations
@@ -402,7 +402,7 @@ def api_user() -> tuple[User, str]:
     return user, str(Token.objects.create(user=user).key)
 
 
-# -- a TCP proxy in front of PostgreSQL -------------------------------------------------------
+# -- a TCP proxy in front of PostgreSQL or Redis ---------------------------------------------
 
 
 class TcpProxy:
@@ -411,7 +411,7 @@ class TcpProxy:
     `cut("refuse")` closes the port and every connection through it: the
     database is down. `cut("blackhole")` keeps the port open but never
     answers, and drops what went through: the database is unreachable, and a
-    client waits for its connect timeout. `restore()` forwards again.
+    client waits for its timeout. `restore()` forwards again.
     """
 
     def __init__(self, target: tuple[str, int]) -> None:

@@ -3,6 +3,7 @@
 import sys
 from typing import Any
 
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
@@ -15,8 +16,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..errors import DatabaseUnavailable, InvalidRequest, PipelineError, flatten_errors
 
-#: Errors of a database that is down, unreachable or locked, not of our queries.
-DATABASE_DOWN = (OperationalError, InterfaceError)
+#: Errors of a database that is down, unreachable or locked, not of our queries;
+#: and of a Redis (the Redis store's, or the cache's that holds the sessions and
+#: the throttles' counts) that is down or does not answer in its socket timeout.
+UNAVAILABLE = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
 #: Seconds a client should wait before trying again after a 503.
 RETRY_AFTER = "1"
 
@@ -26,7 +29,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    elif isinstance(exc, DATABASE_DOWN):
+    elif isinstance(exc, UNAVAILABLE):
         exc = DatabaseUnavailable()
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
@@ -90,18 +93,18 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Jso
     the database failed; the database error it was raised from tells them
     apart.
     """
-    if _raised_from(exception, DATABASE_DOWN):
+    if _raised_from(exception, UNAVAILABLE):
         return _unavailable()
     return _error(400, "bad_request", _("Bad request."))
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    """An unhandled error, as JSON; the database being down is a 503 like in the API.
+    """An unhandled error, as JSON; a database or Redis that is down is a 503 like in the API.
 
     Django calls this while handling the exception, so it can be looked at
-    (a session that cannot be created fails outside any API view).
+    (a session that cannot be created or saved fails outside any API view).
     """
-    if isinstance(sys.exc_info()[1], DATABASE_DOWN):
+    if isinstance(sys.exc_info()[1], UNAVAILABLE):
         return _unavailable()
     return _error(500, "server_error", _("Server error."))
 

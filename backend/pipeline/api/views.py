@@ -77,7 +77,8 @@ _COMMON: dict[int | str, Any] = {
     404: OpenApiResponse(_ERROR, description="Unknown flow, or not bound to this client."),
     413: OpenApiResponse(_ERROR, description="Body too large (`payload_too_large`)."),
     503: OpenApiResponse(
-        _ERROR, description="The database is down or locked (`database_unavailable`)."
+        _ERROR,
+        description="The database or Redis is down or locked (`database_unavailable`).",
     ),
 }
 #: For operations that read (a GET): no CSRF check, no body.
