@@ -191,6 +191,10 @@ SPECTACULAR_SETTINGS = {
     "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "backend.pipeline.api.openapi.document_csrf",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "FormKindEnum": ["form"],
         "RedirectKindEnum": ["redirect"],

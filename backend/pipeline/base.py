@@ -36,7 +36,14 @@ from rest_framework.response import Response
 
 from . import ownership
 from .conf import conf
-from .errors import BackNotAllowed, PipelineNotFound, StateTooLarge, TooManyFlows, error_item
+from .errors import (
+    BackNotAllowed,
+    PipelineNotFound,
+    StateTooLarge,
+    TooManyFlows,
+    error_item,
+    refuse_gone,
+)
 from .nested import NestedPipelineView
 from .outcomes import Complete, Failure, Form, Outcome, StepResponse, as_outcome
 from .provider import PipelineProvider, ProviderManager
@@ -528,11 +535,15 @@ class Pipeline:
         return Response(describe(self, outcome), status=code)
 
     def _conflict(self) -> Response:
-        """Someone else moved the flow first: answer 409 with where it is now."""
+        """Someone else moved the flow first: answer 409 with where it is now.
+
+        Or 410, if what moved it was a cancel, or it expired meanwhile.
+        """
         state = self._require_state()
         fresh = get_store().load(state.id)
         if fresh is None:
             raise PipelineNotFound()
+        refuse_gone(fresh)
         current = type(self)(display_request(self.request), fresh.provider, state=fresh)
         return current.describe_conflict("stale_version", _("Someone else moved this flow first."))
 

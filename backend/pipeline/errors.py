@@ -9,9 +9,13 @@ the contract: clients translate them, so they never change once published.
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ErrorDetail
+from rest_framework.settings import api_settings
+
+from .state import CANCELLED, FlowState
 
 
 class PipelineError(APIException):
@@ -89,6 +93,14 @@ class PipelineOutdated(FlowGone):
     default_detail = _("This flow's steps have changed since it started.")
 
 
+def refuse_gone(state: FlowState) -> None:
+    """410 for a flow that was cancelled or has expired, however a request came upon it."""
+    if state.status == CANCELLED:
+        raise PipelineCancelled(state.pipeline, state.provider)
+    if state.is_expired(timezone.now()):
+        raise PipelineExpired(state.pipeline, state.provider)
+
+
 class CallbackError(PipelineError):
     """A browser came back to the callback with a state that leads nowhere.
 
@@ -153,13 +165,14 @@ def error_item(code: str, message: Any, field: str | None = None) -> dict[str, A
 def flatten_errors(detail: Any, field: str | None = None) -> list[dict[str, Any]]:
     """DRF's nested error detail as a flat list with dotted field names.
 
-    `non_field_errors` (and `detail`) belong to the enclosing object, so
-    their `field` is the enclosing path, `null` at the top.
+    Errors under DRF's `NON_FIELD_ERRORS_KEY` (`non_field_errors`) belong
+    to the enclosing object, so their `field` is the enclosing path, `null`
+    at the top. Any other key is a field's name, `detail` included.
     """
     if isinstance(detail, Mapping):
         items: list[dict[str, Any]] = []
         for key, value in detail.items():
-            name = None if key in ("non_field_errors", "detail") else str(key)
+            name = None if key == api_settings.NON_FIELD_ERRORS_KEY else str(key)
             path = name if field is None else (field if name is None else f"{field}.{name}")
             items.extend(flatten_errors(value, path))
         return items

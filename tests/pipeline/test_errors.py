@@ -39,3 +39,18 @@ def test_a_bare_detail_is_one_error() -> None:
     assert flatten_errors(ErrorDetail("Nope", code="nope")) == [
         {"code": "nope", "message": "Nope", "field": None}
     ]
+
+
+class Feedback(serializers.Serializer[object]):
+    detail = serializers.CharField()
+    address = Address()
+
+
+def test_a_field_named_detail_keeps_its_name() -> None:
+    # "`field` is the serializer field name (dotted for nested fields)".
+    serializer = Feedback(data={"address": {"city": ""}})
+    assert not serializer.is_valid()
+    assert flatten_errors(serializer.errors) == [
+        {"code": "required", "message": "This field is required.", "field": "detail"},
+        {"code": "blank", "message": "This field may not be blank.", "field": "address.city"},
+    ]

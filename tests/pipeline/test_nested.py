@@ -86,6 +86,13 @@ def test_back_into_a_finished_nested_pipeline_starts_it_afresh(client: FlowClien
     assert back["step"]["name"] == "email"
     assert back["step"]["path"][-1]["index"] == 0
     assert back["form"]["data"] == {}
+    # What the finished run bound stays bound until the new run finishes.
+    state = get_store().load(back["id"])
+    assert state is not None
+    assert state.frame.data["account"] == {
+        "email": {"email": "ada@example.com"},
+        "name": {"name": "Ada"},
+    }
 
 
 def test_back_out_of_a_nested_pipeline_drops_its_run(client: FlowClient) -> None:

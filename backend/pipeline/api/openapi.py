@@ -1,4 +1,6 @@
-"""The OpenAPI document's view: the document in the format asked for, errors in JSON."""
+"""The OpenAPI document: its view (the format asked for, errors in JSON) and its CSRF hook."""
+
+from typing import Any
 
 from drf_spectacular.renderers import (
     OpenApiJsonRenderer,
@@ -12,16 +14,33 @@ from rest_framework.response import Response
 
 from .methods import HTTP_METHODS
 
+#: Methods Django checks CSRF on.
+UNSAFE = ("post", "put", "patch", "delete")
+
+CSRF_HEADER = {
+    "name": "X-CSRFToken",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": (
+        "Django's CSRF token (`GET /api/auth/csrf/`, or the `csrftoken` cookie). A browser"
+        " client sends it on every unsafe request, logged in or not; a request authenticated"
+        " by `Authorization: Token` or by the flow's own `X-Pipeline-Token` needs none."
+    ),
+}
+
 
 class SchemaView(SpectacularAPIView):
     """The document alone is offered in several formats (`?format=yaml`).
 
-    An error (a bad `Authorization` header, a POST) is the API's error
-    envelope in JSON, as everywhere under /api/, whatever format was
-    asked for the document.
+    By default it is `application/json`, as every answer of the API; a
+    client asking for `application/vnd.oai.openapi+json` gets that. An
+    error (a bad `Authorization` header, a POST) is the API's error
+    envelope in JSON, as everywhere under /api/, whatever format was asked
+    for the document.
     """
 
-    renderer_classes = [OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer]
+    renderer_classes = [OpenApiJsonRenderer2, OpenApiJsonRenderer, OpenApiYamlRenderer]
     content_negotiation_class = DefaultContentNegotiation
     http_method_names = HTTP_METHODS
 
@@ -29,3 +48,17 @@ class SchemaView(SpectacularAPIView):
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type
         return super().handle_exception(exc)
+
+
+def document_csrf(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A drf-spectacular postprocessing hook: the CSRF header on every unsafe operation.
+
+    DRF's session authentication, which the document describes, says
+    nothing of CSRF, and a client generated from the document would never
+    send it.
+    """
+    for path in result.get("paths", {}).values():
+        for method, operation in path.items():
+            if method in UNSAFE:
+                operation.setdefault("parameters", []).append(CSRF_HEADER)
+    return result

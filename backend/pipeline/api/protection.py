@@ -6,7 +6,7 @@ from django.core.exceptions import BadRequest
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 from django.http.request import RawPostDataException
-from rest_framework.authentication import CSRFCheck
+from rest_framework.authentication import CSRFCheck, TokenAuthentication, get_authorization_header
 from rest_framework.exceptions import ParseError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
@@ -24,8 +24,8 @@ def enforce_csrf(request: Request) -> None:
     DRF checks CSRF only for logged-in session users; a flow bound to an
     anonymous session is worth protecting too. A browser never adds a
     header of its own to a cross-site request, so a request that a header
-    authenticates is exempt. `Authorization: Token` always is (DRF
-    authenticates by it, or refuses with a 401). `X-Pipeline-Token` is
+    authenticates is exempt. `Authorization: Token` always is, its scheme
+    in any case (DRF authenticates by it, or refuses with a 401). `X-Pipeline-Token` is
     only when it is the token of the flow at that URL, which the view
     learns once it has loaded the flow (`enforce_csrf_on_flow`); anywhere
     else it proves nothing, and a made-up one must not lift the check.
@@ -46,7 +46,9 @@ def enforce_csrf_on_flow(request: Request, state: FlowState) -> None:
 
 
 def _by_auth_token(request: Request) -> bool:
-    return str(request._request.META.get("HTTP_AUTHORIZATION", "")).startswith("Token ")
+    """`Authorization: Token ...`, its scheme in any case, as DRF reads it (RFC 9110)."""
+    words = get_authorization_header(request).split()
+    return bool(words) and words[0].lower() == TokenAuthentication.keyword.lower().encode()
 
 
 def _about_a_flow(request: Request) -> bool:

@@ -37,14 +37,13 @@ from ..errors import (
     CallbackWrongSession,
     InvalidRequest,
     InvalidReturnTo,
-    PipelineCancelled,
     PipelineError,
-    PipelineExpired,
     PipelineNotFound,
     PipelineOutdated,
     UnknownPipeline,
     UnknownProvider,
     flatten_errors,
+    refuse_gone,
 )
 from ..redirects import is_allowed_target
 from ..registry import all_pipelines, get_pipeline_class
@@ -305,7 +304,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         """
         if request.method == "HEAD":
             raise exceptions.MethodNotAllowed(request.method)
-        wants_json = "application/json" in request.META.get("HTTP_ACCEPT", "")
+        wants_json = _asks_for_json(request)
         try:
             state, record = _issuer(request)
         except PipelineError as error:
@@ -324,6 +323,17 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         if wants_json:
             return response
         return _to_frontend(pipeline.flow)
+
+
+def _asks_for_json(request: Request) -> bool:
+    """Whether `Accept` names `application/json`, in any case, and not at q=0.
+
+    Named, not merely matched: a browser's `*/*` asks for the redirect.
+    """
+    return any(
+        (media.main_type, media.sub_type) == ("application", "json")
+        for media in request._request.accepted_types
+    )
 
 
 def _issuer(request: Request) -> tuple[FlowState, CallbackRecord]:
@@ -411,10 +421,7 @@ def _load(request: Request, flow_id: str) -> Pipeline:
 
 def _checked(request: Request, state: FlowState) -> Pipeline:
     """The flow's pipeline, unless it was cancelled, expired or outdated."""
-    if state.status == CANCELLED:
-        raise PipelineCancelled(state.pipeline, state.provider)
-    if state.is_expired(timezone.now()):
-        raise PipelineExpired(state.pipeline, state.provider)
+    refuse_gone(state)
     try:
         pipeline_cls = get_pipeline_class(state.pipeline)
     except UnknownPipeline:

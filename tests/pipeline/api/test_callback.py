@@ -166,6 +166,24 @@ def location(response: Response) -> str:
 # -- state missing, unknown, reused, superseded -------------------------------------------------
 
 
+@pytest.mark.parametrize("accept", ["Application/JSON", "APPLICATION/JSON; charset=utf-8"])
+def test_a_client_asking_for_json_in_any_case_gets_the_descriptor(
+    client: FlowClient, bouncing: dict[str, Any], accept: str
+) -> None:
+    # Media types are case-insensitive (RFC 9110): this is `Accept: application/json`.
+    response = client.get(f"{CALLBACK}?{urlencode(approval(bouncing))}", HTTP_ACCEPT=accept)
+    assert response.status_code == 200, (response.status_code, response.get("Location"))
+    assert response.json()["status"] == "complete"
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/*", "text/html, application/json;q=0"])
+def test_a_client_not_naming_json_is_sent_back_to_the_frontend(
+    client: FlowClient, bouncing: dict[str, Any], accept: str
+) -> None:
+    response = client.get(f"{CALLBACK}?{urlencode(approval(bouncing))}", HTTP_ACCEPT=accept)
+    assert location(response).startswith("/?pipeline=")
+
+
 @pytest.mark.parametrize("query", [None, {"code": "code-1"}, {"state": "", "code": "code-1"}])
 def test_a_callback_without_state_is_refused_as_json(
     user_client: FlowClient,

@@ -261,6 +261,35 @@ def test_a_wrong_auth_token_is_refused_even_where_the_session_cookie_opens_the_f
     assert error_of(response)["code"] == "authentication_failed"
 
 
+@pytest.mark.parametrize("scheme", ["token", "TOKEN"])
+def test_an_auth_token_whose_scheme_is_spelled_otherwise_is_csrf_exempt_too(
+    api_token: str, scheme: str
+) -> None:
+    # An auth scheme is case-insensitive (RFC 9110), and DRF authenticates
+    # `token <key>` as it does `Token <key>`: the request is authenticated
+    # by a header token, so the protocol makes it CSRF-exempt.
+    response = script_client().post(
+        API,
+        {"pipeline": "identity", "provider": "dummy"},
+        format="json",
+        HTTP_AUTHORIZATION=f"{scheme} {api_token}",
+    )
+    assert response.status_code == 201, response.content
+
+
+def test_a_token_header_without_a_key_is_refused_as_a_bad_token(db: None) -> None:
+    # DRF refuses `Token` alone as a bad token header (401); a script whose
+    # key is missing must hear that, not that its CSRF token is.
+    response = script_client().post(
+        API,
+        {"pipeline": "onboarding", "provider": "default"},
+        format="json",
+        HTTP_AUTHORIZATION="Token",
+    )
+    assert response.status_code == 401, response.content
+    assert error_of(response)["code"] == "authentication_failed"
+
+
 @pytest.mark.parametrize("credentials", ["Basic YWRhOmxvdmVsYWNl", "Bearer abc", "Tokenish x"])
 def test_an_authorization_header_other_than_a_token_lifts_no_csrf_check(
     client: FlowClient, at_company: dict[str, Any], credentials: str

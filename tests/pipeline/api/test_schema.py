@@ -131,6 +131,19 @@ def test_schema_is_served_to_a_client_asking_for_plain_json(db: None) -> None:
     assert response.json()["openapi"].startswith("3.1")
 
 
+def test_the_document_is_served_as_application_json_by_default(db: None) -> None:
+    # "All bodies are JSON (Content-Type: application/json)."
+    response = APIClient().get("/api/schema/")
+    assert response.status_code == 200
+    assert response["Content-Type"].split(";")[0] == "application/json"
+
+
+def test_the_document_is_served_as_openapi_json_to_a_client_asking_for_it(db: None) -> None:
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    assert response["Content-Type"].split(";")[0] == "application/vnd.oai.openapi+json"
+
+
 @pytest.mark.parametrize(
     ("method", "query", "headers", "status", "code"),
     [
@@ -274,6 +287,52 @@ def test_operations_that_run_a_step_document_state_too_large(
     # A step may bind more than a flow may keep (a provider's long answer).
     described = document["paths"][template][method]["responses"]["413"]["description"]
     assert "`state_too_large`" in described
+
+
+@pytest.mark.parametrize(
+    ("template", "method"),
+    [
+        ("/api/pipelines/", "post"),
+        ("/api/pipelines/{id}/", "post"),
+        ("/api/pipelines/{id}/", "delete"),
+        ("/api/pipelines/{id}/back/", "post"),
+        ("/api/auth/login/", "post"),
+        ("/api/auth/logout/", "post"),
+    ],
+)
+def test_unsafe_operations_document_the_csrf_header_a_browser_client_must_send(
+    document: dict[str, Any], template: str, method: str
+) -> None:
+    # "Every unsafe request (POST, DELETE) must carry Django's CSRF token in
+    # the X-CSRFToken header": a client generated from the document must
+    # learn it there, as a header parameter or a security scheme it uses.
+    operation = document["paths"][template][method]
+    headers = {
+        parameter["name"].lower()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "header"
+    }
+    schemes = document["components"].get("securitySchemes", {})
+    csrf_schemes = {
+        name
+        for name, scheme in schemes.items()
+        if scheme.get("in") == "header" and scheme.get("name", "").lower() == "x-csrftoken"
+    }
+    used = {name for requirement in operation.get("security", []) for name in requirement}
+    assert "x-csrftoken" in headers or csrf_schemes & used, operation
+
+
+def test_operations_that_read_document_no_csrf_header(document: dict[str, Any]) -> None:
+    headers = {
+        (path, method): parameter["name"]
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method == "get"
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "header"
+    }
+    assert "X-CSRFToken" not in headers.values()
+    assert ("/api/pipelines/{id}/", "get") in headers  # the flow token, beside it
 
 
 def test_showing_a_flow_documents_no_csrf_or_body_failure(document: dict[str, Any]) -> None:

@@ -971,6 +971,30 @@ def test_a_cancel_that_keeps_losing_the_race_is_a_stale_version_not_finished(
     assert codes(response.json())[-1] == "stale_version"
 
 
+def test_a_submit_that_loses_the_race_to_a_cancel_is_410_pipeline_cancelled(
+    client: FlowClient, started: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another tab cancels the flow between this submit's read and its write.
+    write = DatabaseStore.compare_and_set
+
+    def cancelled_meanwhile(self: DatabaseStore, state: Any, expected: int) -> bool:
+        Flow.objects.filter(pk=uuid.UUID(state.id)).update(
+            status="cancelled", version=F("version") + 1
+        )
+        monkeypatch.setattr(DatabaseStore, "compare_and_set", write)
+        return False
+
+    monkeypatch.setattr(DatabaseStore, "compare_and_set", cancelled_meanwhile)
+    response = client.submit(started, PROFILE)
+
+    # "anything on a cancelled flow answers 410 pipeline_cancelled"; the
+    # `error` kind is for a failed flow.
+    assert response.status_code == 410, response.json()
+    error = error_of(response)
+    assert error["code"] == "pipeline_cancelled"
+    assert error["restart"] == {"pipeline": "onboarding", "provider": "default"}
+
+
 def test_a_cancel_that_loses_a_race_to_a_step_tries_again_and_cancels(
     client: FlowClient, started: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
