@@ -496,8 +496,14 @@ class Pipeline:
             self._write()
 
     def _go_back(self) -> Outcome:
+        """One step back; the flow no longer waits for a browser it sent away.
+
+        A callback with that state is then refused (`state_mismatch`), and
+        the step that sends the browser away, shown again, issues a fresh one.
+        """
         if not self.can_go_back():
             raise BackNotAllowed()
+        self._root._require_state().callback_hash = ""
         for level in reversed(self.chain()):
             level._frame().child = None
             if level.step_index > 0:

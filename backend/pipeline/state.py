@@ -32,7 +32,7 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 STATUSES = (ACTIVE, COMPLETE, FAILED, CANCELLED)
 
-#: The longest `return_to` a flow keeps: a URL past it is refused at the start.
+#: The longest `return_to` a flow keeps, percent-encoded: a URL past it is refused at the start.
 MAX_RETURN_TO_LENGTH = 2048
 
 

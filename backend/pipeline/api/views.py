@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.http import HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.utils import timezone
+from django.utils.encoding import iri_to_uri
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -450,8 +451,13 @@ def _conflict(pipeline: Pipeline) -> Response:
 
 
 def _checked_return_to(request: Request, url: str) -> str:
-    """`url` if it is relative or on an allowed origin, and not too long to keep."""
-    if len(url) > MAX_RETURN_TO_LENGTH:
+    """`url` if it is relative or on an allowed origin, and not too long to keep.
+
+    Long as the callback's `Location` will carry it, percent-encoded: a
+    character can take twelve there, and past 16,384 Django refuses to
+    redirect, after the step has run.
+    """
+    if len(iri_to_uri(url)) > MAX_RETURN_TO_LENGTH:
         raise InvalidReturnTo(_("The return address is too long."))
     if url and not is_allowed_target(url, also=[f"{request.scheme}://{request.get_host()}"]):
         raise InvalidReturnTo()

@@ -21,11 +21,19 @@ import pytest
 import responses
 import time_machine
 from django.test import override_settings
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.test import APIClient
 
 from backend.identity.models import Identity
-from backend.pipeline import Pipeline, PipelineProvider, PipelineView, ProviderManager, Redirect
+from backend.pipeline import (
+    FormView,
+    Pipeline,
+    PipelineProvider,
+    PipelineView,
+    ProviderManager,
+    Redirect,
+)
 from backend.pipeline.conf import conf
 from backend.pipeline.outcomes import StepResult
 from backend.pipeline.state import FlowState
@@ -636,3 +644,76 @@ def test_return_to_keeps_its_own_query_but_not_an_old_flow_id(
     response = come_back(user_client, approval(started), as_json=False)
 
     assert location(response) == f"/app/flows?draft=&tab=a+b&pipeline={started['id']}"
+
+
+# -- a state the flow went back from; the longest return_to ---------------------------------------
+
+#: A form, then a step that sends the browser away (as an integration asking
+#: for its options before the OAuth sign-in would).
+form_then_bounce_manager = ProviderManager()
+
+
+class NoteSerializer(serializers.Serializer[Any]):
+    note = serializers.CharField()
+
+
+@form_then_bounce_manager.register
+class FormThenBounceProvider(PipelineProvider):
+    key = "form_then_bounce"
+    name = "Form, then bounce"
+
+    def get_pipeline_views(self) -> Sequence[PipelineView]:
+        return [FormView(NoteSerializer, name="note"), BounceStep()]
+
+
+class FormThenBouncePipeline(Pipeline):
+    pipeline_name = "form_then_bounce"
+    provider_manager = form_then_bounce_manager
+
+    def finish_pipeline(self) -> Any:
+        return {"bounced": True}
+
+
+def test_a_state_of_a_step_the_flow_went_back_from_is_refused_as_mismatch(
+    client: FlowClient,
+) -> None:
+    # The protocol: a state "the flow no longer waits for (a newer one was
+    # issued, or the flow moved on)" is 400 state_mismatch, and the flow is
+    # left as it was.
+    with override_settings(PIPELINE_CLASSES=[f"{__name__}.FormThenBouncePipeline"]):
+        started = client.start("form_then_bounce", "form_then_bounce").json()
+        sent_away = client.submit(started, {"note": "hi"}).json()
+        assert sent_away["kind"] == "redirect"
+        went_back = client.back(sent_away).json()
+        assert went_back["step"]["name"] == "note"
+        before = stored(started["id"])
+
+        response = come_back(client, {"state": state_of(sent_away)}, as_json=True)
+
+        assert response.status_code == 400, response.json()
+        assert error_of(response)["code"] == "state_mismatch"
+        assert BOUNCED == []
+        assert stored(started["id"]) == before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "e=" + "\U0001f600" * 170,  # twelve characters each, once percent-encoded
+        "e=" + "/" * 2040,  # one character each in the start's count, three in a query
+    ],
+)
+def test_the_longest_return_to_the_start_accepts_is_where_the_callback_sends_the_browser(
+    client: FlowClient, query: str
+) -> None:
+    started = client.start("bounce", "bounce", return_to=f"/done?{query}")
+    assert started.status_code == 201, started.content
+
+    response = come_back(client, {"state": state_of(started.json())}, as_json=False)
+
+    sent_to = urlsplit(location(response))
+    assert sent_to.path == "/done"
+    assert parse_qs(sent_to.query) == {
+        "e": [query.removeprefix("e=")],
+        "pipeline": [started.json()["id"]],
+    }

@@ -184,6 +184,17 @@ def test_start_refuses_a_return_to_too_long_to_keep_as_invalid_return_to(
     assert error_of(response)["code"] == "invalid_return_to"
 
 
+def test_start_counts_a_return_to_percent_encoded_as_its_redirect_will_carry_it(
+    client: FlowClient,
+) -> None:
+    # An emoji is twelve characters percent-encoded: 171 of them, with the path, pass 2,048.
+    longest = "/done?e=" + "\U0001f600" * 170
+    assert client.start(return_to=longest).status_code == 201
+    response = client.start(return_to=longest + "\U0001f600")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "invalid_return_to"
+
+
 def test_start_accepts_a_relative_return_to(client: FlowClient) -> None:
     assert client.start(return_to="/settings/done?tab=1").status_code == 201
 
