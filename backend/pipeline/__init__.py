@@ -11,7 +11,7 @@ from .base import Pipeline, PipelineNotInitialized
 from .errors import flatten_errors
 from .nested import NestedPipelineView
 from .outcomes import Form, Redirect, StepResponse, StepResult
-from .provider import PipelineProvider, ProviderManager
+from .provider import PipelineProvider, ProviderLookup, ProviderManager
 from .steps import INITIAL_DATA_KEY, ConditionalStep, FormView, LateBoundStep, PipelineView, Step
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "PipelineNotInitialized",
     "PipelineProvider",
     "PipelineView",
+    "ProviderLookup",
     "ProviderManager",
     "Redirect",
     "Step",

@@ -46,9 +46,9 @@ from .errors import (
 )
 from .nested import NestedPipelineView
 from .outcomes import Complete, Failure, Form, Outcome, StepResponse, as_outcome
-from .provider import PipelineProvider, ProviderManager
+from .provider import PipelineProvider, ProviderLookup, serves
 from .requests import display_request
-from .state import ACTIVE, COMPLETE, FAILED, FlowState, Frame
+from .state import ACTIVE, CANCELLED, COMPLETE, FAILED, FlowState, Frame
 from .steps import PipelineView, Step, signature_of
 from .store import get_store
 
@@ -60,7 +60,7 @@ class Pipeline:
     pipeline_name: ClassVar[str] = ""
     #: A human title for catalogs.
     title: ClassVar[StrOrPromise] = ""
-    provider_manager: ClassVar[ProviderManager]
+    provider_manager: ClassVar[ProviderLookup]
     #: A model looked up by pk for `provider_model`, when the flow has one.
     provider_model_cls: ClassVar[type[models.Model] | None] = None
     #: Whether only a logged-in user may start this pipeline through the API.
@@ -107,7 +107,7 @@ class Pipeline:
     def get_for_request(cls, request: Request) -> Pipeline | None:
         """The flow of this type the request most recently started, if any."""
         state = ownership.latest_flow(request, cls.pipeline_name)
-        if state is None or state.provider not in cls.provider_manager:
+        if state is None or not serves(cls.provider_manager, state.provider):
             return None
         return cls(request, state.provider, state=state)
 
@@ -145,15 +145,28 @@ class Pipeline:
         return bool(frame.provider_model_id) and self.provider_model is None
 
     def initialize(
-        self, *, initial_state: dict[str, Any] | None = None, return_to: str = ""
+        self,
+        *,
+        initial_state: dict[str, Any] | None = None,
+        return_to: str = "",
+        replace: bool = True,
     ) -> None:
         """Start from the first step with fresh state.
 
-        At the top this creates a new flow (other flows of the session are
-        left alone) and sets `self.token`; nested, it resets the child's
-        state inside the parent's. The request that started the flow is not
-        input to its first step, which is then only shown.
+        At the top this creates a new flow and sets `self.token`; nested, it
+        resets the child's state inside the parent's. The request that
+        started the flow is not input to its first step, which is then only
+        shown.
+
+        As Sentry's initialize view clears the pipeline state of a user who
+        comes back to start over, the flow `get_for_request` would have
+        found, if unfinished, is cancelled first (`replace`): it is never
+        found again, nor counted against the owner's unfinished flows. The
+        REST API passes `replace=False`: its clients address flows by id,
+        and two tabs may run two flows of one type.
         """
+        if replace and self._parent is None:
+            self._cancel_latest()
         model = self._provider_model
         frame = Frame(
             pipeline=self.pipeline_name,
@@ -193,6 +206,13 @@ class Pipeline:
             raise TooManyFlows()
         self.token = token
         self._state, self._state_known = state, True
+
+    def _cancel_latest(self) -> None:
+        """Cancel the request's latest flow of this type, if it is unfinished."""
+        state = ownership.latest_flow(self.request, self.pipeline_name)
+        if state is not None and state.status == ACTIVE:
+            state.status = CANCELLED
+            get_store().compare_and_set(state, state.version)  # lost a race: it moved, keep it
 
     def current_step(self) -> Response:
         """Run the step the flow is at, and answer what it gives."""
@@ -252,10 +272,17 @@ class Pipeline:
         raise NotImplementedError(f"{type(self).__name__} must implement finish_pipeline")
 
     def clear_session(self) -> None:
-        """Drop this pipeline's state: the flow (or nested run) is gone."""
+        """Drop this pipeline's state: the flow (or nested run) is gone.
+
+        Called by `finish_pipeline`, as Sentry's pipelines end, it has
+        nothing to do: a finished flow keeps its result and drops its bound
+        state itself.
+        """
         if self._parent is not None:
             self._parent._frame().child = None
             self._root._changed()
+            return
+        if self._finishing:
             return
         state = self._state
         if state is not None:
@@ -361,6 +388,12 @@ class Pipeline:
         while pipeline._parent is not None:
             pipeline = pipeline._parent
         return pipeline
+
+    @property
+    def _finishing(self) -> bool:
+        """Inside `finish_pipeline`: the flow is claimed complete while the request runs."""
+        state = self._state
+        return self._running and state is not None and state.status == COMPLETE
 
     def _lookup_state(self) -> FlowState | None:
         if not self._state_known:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from django_stubs_ext import StrOrPromise
 from rest_framework import serializers
@@ -49,6 +49,35 @@ class PipelineProvider:
 
 
 P = TypeVar("P", bound=type[PipelineProvider])
+
+
+class ProviderLookup(Protocol):
+    """All a pipeline asks of its provider manager, as Sentry's pipeline does.
+
+    `get` answers a fresh provider for a key, and raises `UnknownProvider`
+    or a `LookupError` (a `KeyError`, say) for a key it does not serve.
+    `ProviderManager` below is one; any object with such a `get` will do.
+    """
+
+    def get(self, provider_key: str) -> PipelineProvider: ...
+
+
+def serves(manager: ProviderLookup, provider_key: str) -> bool:
+    """Whether `manager` has a provider for `provider_key` (a `ProviderManager` builds none)."""
+    if isinstance(manager, ProviderManager):
+        return provider_key in manager
+    try:
+        return manager.get(provider_key) is not None
+    except (UnknownProvider, LookupError):
+        return False
+
+
+def listed(manager: ProviderLookup) -> list[type[PipelineProvider]]:
+    """The providers a catalog lists: a manager with no `all()` lists none."""
+    if isinstance(manager, ProviderManager):
+        return manager.all()
+    every = getattr(manager, "all", None)
+    return list(every()) if callable(every) else []
 
 
 class ProviderManager:

@@ -152,6 +152,21 @@ class IntroducedSetupProvider(PipelineProvider):
         ]
 
 
+@parent_manager.register
+class OnlyNestedSetupProvider(PipelineProvider):
+    """Sentry's README's nested example: the nested view is the only step (by position)."""
+
+    key = "only_nested"
+    name = "Only nested"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        account_pipeline_config = {"title": "Email", "redirect_url": "/extensions/slack/setup/"}
+        account_pipeline_view = NestedPipelineView(
+            "account", "account", AccountPipeline, account_pipeline_config
+        )
+        return [account_pipeline_view]
+
+
 class SetupPipeline(Pipeline):
     pipeline_name = "setup"
     provider_manager = parent_manager
@@ -383,3 +398,36 @@ class MeasurePipeline(Pipeline):
 
 
 EXAMPLE_PIPELINES.append("tests.pipeline.examples.MeasurePipeline")
+
+
+# -- what Sentry's pipeline README allows beyond the above -------------------------------
+
+
+class GetOnlyManager:
+    """A provider manager with nothing but `get`, all Sentry's pipeline README asks of one."""
+
+    def get(self, provider_key: str) -> PipelineProvider:
+        if provider_key != SentryProvider.key:
+            raise KeyError(provider_key)
+        return SentryProvider()
+
+
+class GetOnlyManagerPipeline(Pipeline):
+    pipeline_name = "get_only"
+    title = "Get-only manager"
+    provider_manager = GetOnlyManager()
+
+    def finish_pipeline(self) -> Any:
+        return self.fetch_state()
+
+
+class ClearingPipeline(Pipeline):
+    """Ends as Sentry's pipelines do: finish_pipeline clears the session."""
+
+    pipeline_name = "clearing"
+    provider_manager = sentry_manager
+
+    def finish_pipeline(self) -> Any:
+        result = {"token": self.fetch_state("api_token")}
+        self.clear_session()
+        return result

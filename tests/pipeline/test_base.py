@@ -1,9 +1,11 @@
 """The concepts and examples of Sentry's pipeline README, run through plain DRF views."""
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, Group
 from django.contrib.sessions.backends.db import SessionStore
+from django.test import override_settings
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
@@ -11,7 +13,12 @@ from backend.pipeline import PipelineNotInitialized
 from backend.pipeline.errors import UnknownProvider
 from backend.pipeline.store import get_store
 from tests.conftest import FlowClient
-from tests.pipeline.examples import FailingFinishPipeline, SentryPipeline
+from tests.pipeline.examples import (
+    EXAMPLE_PIPELINES,
+    FailingFinishPipeline,
+    GetOnlyManagerPipeline,
+    SentryPipeline,
+)
 
 pytestmark = pytest.mark.usefixtures("examples")
 
@@ -129,6 +136,38 @@ def test_get_for_request_is_none_without_a_flow(client: FlowClient) -> None:
     assert SentryPipeline.get_for_request(_drf_request(client.raw)) is None
 
 
+def test_is_valid_is_false_for_another_session(
+    client: FlowClient, other_client: FlowClient
+) -> None:
+    client.start("sentry", "sentry")
+    assert SentryPipeline(_drf_request(client.raw), "sentry").is_valid()
+    assert not SentryPipeline(_drf_request(other_client.raw), "sentry").is_valid()
+    assert SentryPipeline.get_for_request(_drf_request(other_client.raw)) is None
+
+
+def test_is_valid_is_false_once_the_flow_expired(
+    client: FlowClient, clock: time_machine.Traveller
+) -> None:
+    client.start("sentry", "sentry")
+    clock.shift(settings.PIPELINE_TTL)
+
+    found = SentryPipeline.get_for_request(_drf_request(client.raw))
+    assert found is not None
+    assert not found.is_valid()
+    assert not SentryPipeline(_drf_request(client.raw), "sentry").is_valid()
+
+
+def test_fetch_state_without_a_key_is_everything_bound_so_far(client: FlowClient) -> None:
+    pipeline = SentryPipeline(_drf_request(client.raw), "sentry")
+    assert (pipeline.fetch_state(), pipeline.fetch_state("missing")) == ({}, None)
+    pipeline.initialize()
+    assert pipeline.fetch_state() == {}
+    pipeline.bind_state("a", 1)
+    pipeline.bind_state("b", {"c": [2]})
+    assert pipeline.fetch_state() == {"a": 1, "b": {"c": [2]}}
+    assert (pipeline.fetch_state("b"), pipeline.fetch_state("missing")) == ({"c": [2]}, None)
+
+
 def test_clear_session_drops_the_flow(client: FlowClient) -> None:
     started = client.start("sentry", "sentry").json()
     pipeline = SentryPipeline.get_for_request(_drf_request(client.raw))
@@ -218,3 +257,55 @@ def test_finish_pipeline_runs_once_and_its_result_is_kept(client: FlowClient) ->
     assert again["kind"] == "complete"
     assert again["result"] == done["result"]
     assert len(SentryPipeline.finished) == 1
+
+
+def test_get_for_request_works_with_a_provider_manager_that_only_has_get(
+    client: FlowClient,
+) -> None:
+    # Sentry's pipeline README: "There is no explicit interface for the manager
+    # object other than that it should have a `get` method that takes the
+    # `provider_key`".
+    request = _drf_request(client.raw)
+    GetOnlyManagerPipeline(request, "sentry").initialize()
+    request.session.save()
+
+    found = GetOnlyManagerPipeline.get_for_request(_drf_request(client.raw))
+    assert found is not None
+    assert found.is_valid()
+
+
+def test_finish_pipeline_may_clear_the_session_as_sentrys_pipelines_do(
+    client: FlowClient,
+) -> None:
+    with override_settings(
+        PIPELINE_CLASSES=[*EXAMPLE_PIPELINES, "tests.pipeline.examples.ClearingPipeline"]
+    ):
+        descriptor = client.start("clearing", "sentry").json()
+        descriptor = client.submit(descriptor, {"my_data": "x"}).json()
+        done = client.submit(descriptor, {"api_token": "t0k"})
+
+    assert done.status_code == 200
+    assert done.json()["kind"] == "complete"
+
+
+def test_the_step_view_does_not_resume_a_flow_the_initialize_view_started_over() -> None:
+    # Sentry's pipeline README: "if the user does not complete a pipeline, and
+    # later comes back to traverse through the same pipeline from the start,
+    # the initialize view will clear the pipeline state."
+    browser = APIClient()
+    browser.post("/sentry/init/sentry/", {}, format="json")
+    browser.post("/sentry/step/", {"my_data": "abandoned"}, format="json")
+    browser.post("/sentry/init/sentry/", {}, format="json")  # back at the start
+    restarted = SentryPipeline.get_for_request(_drf_request(browser))
+    assert restarted is not None
+    restarted.clear_session()  # the restarted flow is done with
+
+    assert browser.get("/sentry/step/").status_code == 400
+
+
+def test_the_initialize_view_starts_over_however_often_the_user_comes_back() -> None:
+    browser = APIClient()
+    for _ in range(settings.PIPELINE_MAX_ACTIVE_FLOWS + 1):
+        started = browser.post("/sentry/init/sentry/", {}, format="json")
+        assert started.status_code == 200, started.json()
+        assert started.json()["step"]["name"] == "get_user_input"

@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from backend.pipeline import FormView
 from backend.pipeline.store import get_store
@@ -137,4 +138,47 @@ def test_nested_steps_changing_outdates_the_parent_flow(
         "code": "pipeline_outdated",
         "message": "This flow's steps have changed since it started.",
         "restart": {"pipeline": "setup", "provider": "setup"},
+    }
+
+
+# -- through plain DRF views, as in Sentry's README ------------------------------------------
+
+
+def test_one_plain_view_runs_the_nested_pipeline_then_the_parent_to_the_end() -> None:
+    browser = APIClient()
+    email = browser.get("/setup/one/setup/").json()
+    assert (email["step"]["name"], email["title"]) == ("email", "Work email")
+    name = browser.post("/setup/one/setup/", {"email": "ada@example.com"}, format="json").json()
+    assert name["step"]["name"] == "name"
+    confirm = browser.post("/setup/one/setup/", {"name": "Ada"}, format="json").json()
+    assert confirm["step"]["name"] == "confirm"
+
+    # AccountPipeline.finish_pipeline raises if called.
+    done = browser.post("/setup/one/setup/", {}, format="json").json()
+    assert done["kind"] == "complete"
+    assert done["result"] == {
+        "account": {"email": {"email": "ada@example.com"}, "name": {"name": "Ada"}}
+    }
+
+
+def test_two_plain_views_run_the_nested_pipeline_found_through_the_session() -> None:
+    browser = APIClient()
+    started = browser.post("/setup/init/setup/", {}, format="json").json()
+    assert started["step"]["name"] == "email"
+    browser.post("/setup/step/", {"email": "ada@example.com"}, format="json")
+    confirm = browser.post("/setup/step/", {"name": "Ada"}, format="json").json()
+    assert confirm["step"]["name"] == "confirm"
+    done = browser.post("/setup/step/", {}, format="json").json()
+    assert done["result"]["account"]["name"] == {"name": "Ada"}
+    assert browser.post("/setup/step/", {}, format="json").status_code == 400
+
+
+def test_a_nested_pipeline_as_the_only_step_finishes_the_parent_with_its_state() -> None:
+    browser = APIClient()
+    browser.get("/setup/one/only_nested/")
+    browser.post("/setup/one/only_nested/", {"email": "ada@example.com"}, format="json")
+    done = browser.post("/setup/one/only_nested/", {"name": "Ada"}, format="json").json()
+    assert done["kind"] == "complete"
+    assert done["result"] == {
+        "account": {"email": {"email": "ada@example.com"}, "name": {"name": "Ada"}}
     }

@@ -7,14 +7,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tests.pipeline.examples import SentryPipeline
+from backend.pipeline import Pipeline
+from tests.pipeline.examples import SentryPipeline, SetupPipeline
 
 
 class OneView(APIView):
     """Initializes and traverses in one view: the provider key is in the URL."""
 
+    pipeline_cls: type[Pipeline] = SentryPipeline
+
     def handle_request(self, request: Request, provider_key: str) -> Response:
-        pipeline = SentryPipeline(request=request, provider_key=provider_key)
+        pipeline = self.pipeline_cls(request=request, provider_key=provider_key)
 
         # Since we are handling initialization in the same view as moving
         # through the pipeline, check for a valid pipeline first, to avoid
@@ -32,8 +35,10 @@ class OneView(APIView):
 
 
 class InitView(APIView):
+    pipeline_cls: type[Pipeline] = SentryPipeline
+
     def post(self, request: Request, provider_key: str) -> Response:
-        pipeline = SentryPipeline(request=request, provider_key=provider_key)
+        pipeline = self.pipeline_cls(request=request, provider_key=provider_key)
         pipeline.initialize()
         return pipeline.current_step()
 
@@ -41,8 +46,10 @@ class InitView(APIView):
 class StepView(APIView):
     """Finds the flow through the session: no key in the URL."""
 
+    pipeline_cls: type[Pipeline] = SentryPipeline
+
     def handle_request(self, request: Request) -> Response:
-        pipeline = SentryPipeline.get_for_request(request)
+        pipeline = self.pipeline_cls.get_for_request(request)
 
         # If the pipeline isn't correctly initialized error out.
         if pipeline is None or not pipeline.is_valid():
@@ -62,5 +69,9 @@ urlpatterns = [
     path("sentry/one/<str:provider_key>/", OneView.as_view()),
     path("sentry/init/<str:provider_key>/", InitView.as_view()),
     path("sentry/step/", StepView.as_view()),
+    # The same views, for a pipeline whose steps nest another pipeline.
+    path("setup/one/<str:provider_key>/", OneView.as_view(pipeline_cls=SetupPipeline)),
+    path("setup/init/<str:provider_key>/", InitView.as_view(pipeline_cls=SetupPipeline)),
+    path("setup/step/", StepView.as_view(pipeline_cls=SetupPipeline)),
     path("", include("backend.config.urls")),
 ]

@@ -46,6 +46,7 @@ from ..errors import (
     flatten_errors,
     refuse_gone,
 )
+from ..provider import listed, serves
 from ..redirects import is_allowed_target
 from ..registry import all_pipelines, get_pipeline_class
 from ..requests import display_request, query_request, submission_request
@@ -168,12 +169,12 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         pipeline_cls = get_pipeline_class(body["pipeline"])
         if pipeline_cls.login_required and not request.user.is_authenticated:
             raise exceptions.NotAuthenticated()
-        if body["provider"] not in pipeline_cls.provider_manager:
+        if not serves(pipeline_cls.provider_manager, body["provider"]):
             raise UnknownProvider()
         return_to = _checked_return_to(request, body["return_to"])
         pipeline = pipeline_cls(display_request(request), body["provider"])
         initial = _initial_state(pipeline, body["initial_data"])
-        pipeline.initialize(initial_state=initial, return_to=return_to)
+        pipeline.initialize(initial_state=initial, return_to=return_to, replace=False)
         try:
             response = pipeline.current_step()
         except Exception:
@@ -388,7 +389,7 @@ def _to_frontend(state: FlowState | None, *, error: str = "") -> HttpResponseRed
 
 
 def _catalog_entry(pipeline_cls: type[Pipeline]) -> dict[str, Any]:
-    providers = pipeline_cls.provider_manager.all()
+    providers = listed(pipeline_cls.provider_manager)
     return {
         "name": pipeline_cls.pipeline_name,
         "title": str(pipeline_cls.title),
@@ -427,7 +428,7 @@ def _checked(request: Request, state: FlowState) -> Pipeline:
         pipeline_cls = get_pipeline_class(state.pipeline)
     except UnknownPipeline:
         raise PipelineOutdated(state.pipeline, state.provider) from None
-    if state.provider not in pipeline_cls.provider_manager:
+    if not serves(pipeline_cls.provider_manager, state.provider):
         raise PipelineOutdated(state.pipeline, state.provider)
     pipeline = pipeline_cls(display_request(request), state.provider, state=state)
     if state.status == ACTIVE and pipeline.is_outdated():

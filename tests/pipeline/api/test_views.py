@@ -52,6 +52,16 @@ def test_catalog_lists_every_pipeline_with_its_providers(client: FlowClient) -> 
     }
 
 
+@override_settings(PIPELINE_CLASSES=["tests.pipeline.examples.GetOnlyManagerPipeline"])
+def test_catalog_lists_a_pipeline_whose_provider_manager_only_has_get(
+    client: FlowClient,
+) -> None:
+    # The README: "The manager's only duty is `get(provider_key)`".
+    response = client.get(API)
+    assert response.status_code == 200
+    assert response.json()["pipelines"][0]["name"] == "get_only"
+
+
 # -- start ------------------------------------------------------------------------------------
 
 
@@ -113,6 +123,15 @@ def test_start_of_unknown_provider_returns_404_unknown_provider(client: FlowClie
     response = client.start("onboarding", "no-such-provider")
     assert response.status_code == 404
     assert error_of(response)["code"] == "unknown_provider"
+
+
+@override_settings(PIPELINE_CLASSES=["tests.pipeline.examples.GetOnlyManagerPipeline"])
+def test_start_of_a_pipeline_whose_provider_manager_only_has_get_returns_201(
+    client: FlowClient,
+) -> None:
+    response = client.start("get_only", "sentry")
+    assert response.status_code == 201
+    assert response.json()["step"]["name"] == "get_user_input"
 
 
 @pytest.mark.parametrize(
