@@ -1,7 +1,8 @@
 // The one module that talks to the backend (see backend/pipeline/README.md).
 //
-// Every call answers `{ status, data }`: the HTTP status and the parsed JSON
-// body (a descriptor, an error envelope, or null for 204). Only a network
+// Every call answers `{ status, data, retryAfter }`: the HTTP status, the
+// parsed JSON body (a descriptor, an error envelope, or null for 204), and
+// the Retry-After header (of a 429 or 503), or null. Only a network
 // failure throws (`ApiUnreachable`); HTTP errors are answers like any other,
 // because for this protocol a 400, 409 or 410 carries what to show next.
 
@@ -99,7 +100,8 @@ async function send(method, path, body, token) {
   } catch (error) {
     throw new ApiUnreachable(error);
   }
-  return { status: response.status, data: await jsonOf(response) };
+  const retryAfter = response.headers.get("Retry-After");
+  return { status: response.status, data: await jsonOf(response), retryAfter };
 }
 
 async function jsonOf(response) {

@@ -2,11 +2,13 @@
 //
 //   ?pipeline=<id>[&error=<code>]   pages/flow.js     a flow's current step
 //   ?page=login                     pages/login.js    log in
-//   anything else (?page=catalog)   pages/catalog.js  start a flow
+//   anything else (?page=catalog)   pages/catalog.js  start a flow (and an `error` that named
+//                                                     no flow)
 //
 // Query parameters rather than paths, so that any static file server can
 // serve the app from its index.html. Each page gets a `view`: where to
 // mount, whether it is still the page on screen, and how to go elsewhere.
+// With the API on another origin, the app's URLs keep `?api=`.
 
 import { api, apiBase, ApiUnreachable, apiUrl, forgetCsrfToken } from "./api.js";
 import { h } from "./render/dom.js";
@@ -21,14 +23,21 @@ let generation = 0; // bumped on every navigation; late answers for older pages 
 
 function route(extras = {}) {
   const params = new URLSearchParams(location.search);
+  const error = params.get("error"); // a refused OAuth callback's code
+  if (params.has("error")) {
+    // Said once: reloading the page should not repeat it.
+    const url = new URL(location.href);
+    url.searchParams.delete("error");
+    history.replaceState(history.state, "", url.href);
+  }
   const view = makeView();
   let page;
   if (params.get("pipeline")) {
-    page = flowPage(view, { id: params.get("pipeline"), error: params.get("error"), ...extras });
+    page = flowPage(view, { id: params.get("pipeline"), error, ...extras });
   } else if (params.get("page") === "login") {
     page = loginPage(view);
   } else {
-    page = catalogPage(view);
+    page = catalogPage(view, { error });
   }
   page.catch((failure) => {
     console.error(failure);
@@ -52,12 +61,22 @@ function makeView() {
     },
     /** Navigates within the app: `{pipeline: id}`, `{page: "login"}`... */
     go(params, extras = {}) {
-      history.pushState(null, "", `${location.pathname}?${new URLSearchParams(params)}`);
+      history.pushState(null, "", appUrl(`?${new URLSearchParams(params)}`));
       route(extras);
     },
     user: () => user,
     setUser,
   };
+}
+
+/**
+ * `href`, a URL of this app, with `?api=` when the API is on another origin:
+ * the app remembers it per tab, and the address may be opened in another.
+ */
+function appUrl(href) {
+  const url = new URL(href, location.href);
+  if (apiBase) url.searchParams.set("api", apiBase);
+  return url.href;
 }
 
 // -- who is logged in ---------------------------------------------------------------------------
@@ -103,7 +122,7 @@ document.addEventListener("click", (event) => {
   if (!link || event.defaultPrevented || event.button !== 0) return;
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   event.preventDefault();
-  history.pushState(null, "", link.href);
+  history.pushState(null, "", appUrl(link.href));
   route();
 });
 window.addEventListener("popstate", () => route());

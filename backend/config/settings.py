@@ -161,6 +161,9 @@ CORS_ALLOW_HEADERS = (
     "x-pipeline-token",
     "x-requested-with",
 )
+# An app on another origin reads only the headers CORS exposes: how long to
+# wait after a 429 or 503 is one it shows.
+CORS_EXPOSE_HEADERS = ("retry-after",)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", CORS_ALLOWED_ORIGINS)
 
 # --- Django REST framework ------------------------------------------------------

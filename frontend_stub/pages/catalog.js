@@ -1,13 +1,17 @@
 // The catalog, `?page=catalog` (and the default page): every pipeline the API
-// serves, with a button per provider to start a flow.
+// serves, with a button per provider to start a flow. A refused OAuth callback
+// that named no flow comes back here with `?error=<code>`.
 
 import { ApiUnreachable } from "../api.js";
 import { append, h, humanize } from "../render/dom.js";
 import { renderErrorSummary } from "../render/descriptor.js";
 import { loadCatalog } from "../names.js";
-import { envelopeErrors, startFlow } from "./flow.js";
+import { callbackMessage, envelopeErrors, startFlow } from "./flow.js";
 
-export async function catalogPage(view) {
+export async function catalogPage(view, { error = null } = {}) {
+  // Only in the app's own words: the code is the URL's, which anyone can write.
+  const refused = callbackMessage(error);
+  const callback = refused && h("div", { class: "notice warning", role: "alert" }, refused);
   const pipelines = await loadCatalog();
   if (pipelines === null) {
     const heading = h("h1", { tabindex: "-1" }, "Pipelines");
@@ -16,6 +20,7 @@ export async function catalogPage(view) {
         "section",
         {},
         heading,
+        callback,
         h("div", { class: "notice warning", role: "alert" }, "The API's catalog could not be loaded."),
       ),
       "Catalog",
@@ -59,6 +64,7 @@ export async function catalogPage(view) {
         "this page knows none of them in advance. ",
         user ? "" : "Some need you to log in first.",
       ),
+      callback,
       problems,
       pipelines.length
         ? h(

@@ -6,10 +6,12 @@
 //   400       the same step with its errors (a descriptor), or a malformed request (an envelope)
 //   409       the current descriptor: someone else moved the flow; shown with a notice
 //   410       the flow is gone (expired, cancelled, outdated): offer `restart`
-//   other     the envelope's message
+//   401, 404  the envelope's message, in place of the step
+//   other     refused, the flow as it was (an envelope's 400, 413, 429, 503...): the step
+//             stays, with what was typed, under the envelope's message
 
 import { api, ApiUnreachable } from "../api.js";
-import { h } from "../render/dom.js";
+import { h, own } from "../render/dom.js";
 import { renderDescriptor, renderErrorSummary } from "../render/descriptor.js";
 import { loadNames } from "../names.js";
 
@@ -31,6 +33,11 @@ const GONE_TITLES = {
   pipeline_cancelled: "Flow cancelled",
   pipeline_outdated: "Flow out of date",
 };
+
+/** What `?error=<code>` means, or null for a code this app does not know. */
+export function callbackMessage(code) {
+  return own(CALLBACK_ERRORS, code) ?? null;
+}
 
 /**
  * Starts `pipeline` with `provider` and shows its first step. The flow's
@@ -56,18 +63,12 @@ export async function flowPage(view, { id, error = null, started = null }) {
   const names = await loadNames();
   let shown = null; // the descriptor on screen
   let busy = () => {};
-
-  if (error) {
-    // Shown once: reloading the page should not repeat it.
-    const url = new URL(location.href);
-    url.searchParams.delete("error");
-    history.replaceState(history.state, "", url.href);
-  }
+  let flashed = null; // the alert flash() put above the step
 
   if (started) {
     showDescriptor(started, { follow: true });
   } else {
-    const message = CALLBACK_ERRORS[error] ?? `The sign-in was refused (${error}).`;
+    const message = callbackMessage(error) ?? `The sign-in was refused (${error}).`;
     const notice = error && { tone: "warning", message };
     // After a refused callback the user reads the notice before going anywhere.
     await run(() => api.show(id), { notice, follow: !error });
@@ -83,7 +84,7 @@ export async function flowPage(view, { id, error = null, started = null }) {
       if (!(failure instanceof ApiUnreachable)) throw failure;
       busy(false);
       // Keep the step and what was typed into it: the user may simply try again.
-      if (shown) return flash(`${failure.message} Check your connection and try again.`);
+      if (shown) return flash(warning(`${failure.message} Check your connection and try again.`));
       return showProblem("The API could not be reached", failure.message);
     }
     if (!view.alive()) return;
@@ -93,9 +94,6 @@ export async function flowPage(view, { id, error = null, started = null }) {
     }
     if (status === 204) return showCancelled();
     if (status === 400 && isDescriptor(data)) return showDescriptor(data, { focusErrors: true });
-    if (status === 400 && shown) {
-      return showDescriptor(shown, { topErrors: envelopeErrors(data), focusErrors: true });
-    }
     if (status === 409 && isDescriptor(data)) return showConflict(data);
     if (status === 410) return showGone(data?.error ?? {});
     if (status === 401) {
@@ -103,17 +101,23 @@ export async function flowPage(view, { id, error = null, started = null }) {
       return showProblem("Log in to go on", messageOf(data), login);
     }
     if (status === 404) return showProblem("No such flow", messageOf(data));
-    return showProblem(`The server answered ${status}`, messageOf(data));
+    // Refused, and nothing moved: a malformed or too large request, too many,
+    // a database down for a moment, a proxy's error page. The user can fix
+    // what was typed, or wait, and send it again: keep the step as it is.
+    busy(false);
+    if (shown && status === 400) return flash(renderErrorSummary(envelopeErrors(data)));
+    const message = withWait(messageOf(data), answer.retryAfter);
+    if (shown) return flash(warning(message));
+    return showProblem(`The server answered ${status}`, message);
   }
 
   function showDescriptor(descriptor, options = {}) {
-    const { notice = null, topErrors = [], focusErrors = false, follow = false } = options;
+    const { notice = null, focusErrors = false, follow = false } = options;
     shown = descriptor;
     const version = descriptor.step?.version;
     const rendered = renderDescriptor(descriptor, {
       names,
       notice,
-      topErrors,
       focusErrors,
       followRedirects: follow,
       onSubmit: (action, data) => run(() => api.act(action, { version, data })),
@@ -130,13 +134,11 @@ export async function flowPage(view, { id, error = null, started = null }) {
     if (rendered.redirectTo) location.replace(rendered.redirectTo);
   }
 
-  /** A message above the step on screen, which stays as it is. */
-  function flash(message) {
-    const step = view.main.querySelector(".step");
-    step.querySelector(".flash")?.remove();
-    const props = { class: "notice warning flash", role: "alert", tabindex: "-1" };
-    const alert = h("div", props, message);
-    step.querySelector("h2").after(alert);
+  /** `alert` above the step on screen (in place of the last), which stays as it is. */
+  function flash(alert) {
+    flashed?.remove();
+    flashed = alert;
+    view.main.querySelector(".step h2").after(alert);
     alert.focus();
   }
 
@@ -153,7 +155,7 @@ export async function flowPage(view, { id, error = null, started = null }) {
   function showGone(error) {
     const restartTo = error.restart;
     showPage(
-      GONE_TITLES[error.code] ?? "This flow is over",
+      own(GONE_TITLES, error.code) ?? "This flow is over",
       h("div", { class: "notice warning", role: "alert" }, error.message ?? "It cannot go on."),
       restartTo &&
         h(
@@ -222,6 +224,17 @@ export async function flowPage(view, { id, error = null, started = null }) {
 function catalogLink(tone = "secondary") {
   const props = { class: `button ${tone}`, href: "?page=catalog", "data-route": "" };
   return h("a", props, "Back to the catalog");
+}
+
+function warning(message) {
+  return h("div", { class: "notice warning", role: "alert", tabindex: "-1" }, message);
+}
+
+/** `message`, and the wait a Retry-After of some seconds asks for. */
+function withWait(message, retryAfter) {
+  const seconds = Number(retryAfter);
+  if (!retryAfter || !Number.isInteger(seconds) || seconds <= 0) return message;
+  return `${message} You can try again in ${seconds} second${seconds === 1 ? "" : "s"}.`;
 }
 
 function isDescriptor(data) {

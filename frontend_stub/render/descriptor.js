@@ -7,7 +7,7 @@
 //   errors (field: null)     an alert box above the step
 //   errors (field: "a.b")    next to the field (render/form.js)
 //   kind: form               render/form.js, with Back and Cancel beside the submit button
-//   kind: redirect           a "Continue" link; the flow page then goes there
+//   kind: redirect           a "Continue" link (a path is the API's); the flow page then goes there
 //   kind: complete           `result` as a definition list (and as JSON)
 //   kind: error              the errors, and a way to start again
 //   actions                  Back and Cancel buttons, only those offered, run as given
@@ -15,7 +15,8 @@
 // Renderers are pure: they build elements and call back (`ctx.on*`) on user
 // actions; pages/flow.js does the requests and decides what to show next.
 
-import { h, humanize, safeUrl } from "./dom.js";
+import { apiUrl } from "../api.js";
+import { h, humanize, own, safeUrl } from "./dom.js";
 import { renderForm } from "./form.js";
 
 const KINDS = {
@@ -35,8 +36,8 @@ const FALLBACK_TITLES = {
 /**
  * @param descriptor  the step descriptor
  * @param ctx  names: display names (names.js); notice: {tone, message} to show under the title;
- *   topErrors: more errors for the alert box (a 400 envelope's); focusErrors: focus the first
- *   error rather than the title; followRedirects: go to a redirect's URL at once;
+ *   focusErrors: focus the first error rather than the title;
+ *   followRedirects: go to a redirect's URL at once;
  *   onSubmit(action, data), onAction(action), onRestart(): what the user did
  * @returns {element, focus: what to focus, redirectTo: URL to go to or null, setBusy(busy)}
  */
@@ -44,9 +45,9 @@ export function renderDescriptor(descriptor, ctx) {
   const heading = h(
     "h2",
     { id: "step-title", tabindex: "-1" },
-    descriptor.title || FALLBACK_TITLES[descriptor.kind] || "Step",
+    descriptor.title || own(FALLBACK_TITLES, descriptor.kind) || "Step",
   );
-  const render = KINDS[descriptor.kind] ?? renderUnknownStep;
+  const render = own(KINDS, descriptor.kind) ?? renderUnknownStep;
   const body = render(descriptor, ctx);
   const element = h(
     "section",
@@ -176,7 +177,7 @@ function renderFormStep(descriptor, ctx) {
     buttons: actionButtons(descriptor, ctx),
     onSubmit: (data) => submit && ctx.onSubmit(submit, data),
   });
-  const summary = renderErrorSummary([...(ctx.topErrors ?? []), ...form.unplacedErrors]);
+  const summary = renderErrorSummary(form.unplacedErrors);
   return {
     element: h("div", { class: "step-body" }, summary, form.element),
     focus: ctx.focusErrors ? (form.firstInvalid ?? summary) : null,
@@ -185,8 +186,9 @@ function renderFormStep(descriptor, ctx) {
 }
 
 function renderRedirectStep(descriptor, ctx) {
-  const url = safeUrl(descriptor.redirect?.url);
-  const errors = [...(ctx.topErrors ?? []), ...(descriptor.errors ?? [])];
+  // A path is on the API's origin, as the hrefs of `actions` are, not on this app's.
+  const url = safeUrl(descriptor.redirect?.url, apiUrl("/"));
+  const errors = descriptor.errors ?? [];
   const summary = renderErrorSummary(errors);
   // With errors to read (a failed sign-in), the user goes on when ready.
   const going = Boolean(url && !errors.length && ctx.followRedirects);

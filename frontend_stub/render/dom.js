@@ -34,14 +34,22 @@ export function append(parent, children) {
   return parent;
 }
 
-/** `url` if it is an http(s) URL (never `javascript:` and the like), else null. */
-export function safeUrl(url) {
+/**
+ * `url`, resolved against `base` if relative, if it is an http(s) URL (never
+ * `javascript:` and the like), else null.
+ */
+export function safeUrl(url, base = location.href) {
   try {
-    const parsed = new URL(url, location.href);
+    const parsed = new URL(url, base);
     return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
   } catch {
     return null;
   }
+}
+
+/** `table[key]` if `table` has it as its own: `constructor` and the like are no entries. */
+export function own(table, key) {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 /** "channel_name" → "Channel name", for keys the server gave no title for. */

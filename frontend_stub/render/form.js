@@ -11,6 +11,7 @@
 //   ui:widget "textarea"                     <textarea>
 //   {type: "integer" | "number"}             <input type=number>
 //   {type: "boolean"}                        <input type=checkbox>
+//   {type: ["boolean", "null"]}              <select> of Yes, No and "—" (null)
 //   {enum} or {oneOf: [{const, title}]}      <select>, or radios with ui:widget "radio"
 //   {type: "array", items: {enum|oneOf}}     a group of checkboxes
 //   {type: "array", items: scalar}           <textarea>, one item per line
@@ -21,7 +22,7 @@
 // its errors come back as `{code, message, field}` and are shown next to the
 // field named by `field` (dotted for nested fields), or above the form.
 
-import { h, humanize } from "./dom.js";
+import { h, humanize, own } from "./dom.js";
 
 /** What a field's `read()` answers when the field is to be left out of `data`. */
 const OMIT = Symbol("omit");
@@ -133,6 +134,7 @@ function collect(fields) {
 
 function objectField(name, schema, ui, value, path, required, ctx) {
   const info = describe(name, schema, ui, path, required, ctx, { below: false });
+  const before = ctx.invalid.length; // where this object's controls start, in document order
   const children = objectFields(schema, ui, value ?? {}, path, ctx);
   const node = h(
     "fieldset",
@@ -142,6 +144,9 @@ function objectField(name, schema, ui, value, path, required, ctx) {
     errorNode(info),
     children.map((child) => child.node),
   );
+  // An error on the whole object (its `validate()`): its first control is where to fix it.
+  const first = node.querySelector("input:not([type=hidden]), select, textarea");
+  if (info.invalid && first) ctx.invalid.splice(before, 0, first);
   const read = () => {
     const data = collect(children);
     return Object.keys(data).length || required ? data : OMIT;
@@ -153,10 +158,11 @@ function objectField(name, schema, ui, value, path, required, ctx) {
 
 function buildField(name, schema, ui, value, path, required, ctx) {
   const type = typeOf(schema);
+  // A checkbox cannot say "no answer": a nullable boolean is a choice of yes, no or null.
+  const choices = choicesOf(schema) ?? (type === "boolean" && takesNull(schema) ? YES_NO : null);
   // A checkbox is always sent (unchecked is `false`), so it is never "required".
-  if (required && type !== "boolean") ctx.anyRequired = true;
+  if (required && (type !== "boolean" || choices)) ctx.anyRequired = true;
   const widget = ui["ui:widget"];
-  const choices = choicesOf(schema);
   if (widget === "hidden") return hiddenField(schema, value, path);
   if (type === "object" && schema.properties) {
     return objectField(name, schema, ui, value, path, required, ctx);
@@ -182,10 +188,25 @@ function buildField(name, schema, ui, value, path, required, ctx) {
 
 const SCALARS = new Set(["string", "integer", "number"]);
 
+const YES_NO = [
+  { value: true, label: "Yes" },
+  { value: false, label: "No" },
+];
+
 /** The schema's type, nullable or not (`["string", "null"]` → "string"). */
 function typeOf(schema) {
   const type = schema.type;
   return Array.isArray(type) ? type.find((t) => t !== "null") : type;
+}
+
+/** Whether null is a value of the schema (a field with `allow_null`). */
+function takesNull(schema) {
+  const isNull = (option) => option.type === "null" || option.const === null;
+  return (
+    (Array.isArray(schema.type) && schema.type.includes("null")) ||
+    (Array.isArray(schema.enum) && schema.enum.includes(null)) ||
+    (Array.isArray(schema.oneOf) && schema.oneOf.some(isNull))
+  );
 }
 
 /** `[{value, label}]` from `oneOf: [{const, title}]` or `enum`, else null. */
@@ -299,18 +320,55 @@ function textField(name, schema, ui, value, path, required, ctx) {
   if (widget === "textarea") {
     control = h("textarea", { ...props, rows: ui["ui:options"]?.rows ?? 4, value: value ?? "" });
   } else {
-    const type = widget === "password" ? "password" : (INPUT_TYPES[schema.format] ?? "text");
+    const type = widget === "password" ? "password" : (own(INPUT_TYPES, schema.format) ?? "text");
     const shown = type === "datetime-local" ? localDateTime(value) : value;
     control = h("input", { ...props, type, value: shown ?? "" });
   }
   noteInvalid(info, ctx, control);
-  return { node: single(info, path, control), read: () => control.value || OMIT };
+  // Left empty, a required field that may be blank is sent as "", which is
+  // its value, rather than left out, which the server refuses as missing.
+  const empty = required && takesEmpty(schema) ? "" : OMIT;
+  const read = () => {
+    if (control.value === "") return empty;
+    return schema.format === "date-time" ? instant(control.value) : control.value;
+  };
+  return { node: single(info, path, control), read };
 }
 
-/** "2026-11-22T09:00:00Z" → "2026-11-22T09:00:00", what datetime-local takes. */
+/** Formats "" is never one of (the date and time inputs answer "" when empty). */
+const NEVER_EMPTY = new Set(["date", "date-time", "time", "uuid"]);
+
+/** Whether "" satisfies a string schema: no `minLength`, no format or pattern it fails. */
+function takesEmpty(schema) {
+  if (schema.minLength > 0 || NEVER_EMPTY.has(schema.format)) return false;
+  try {
+    return !schema.pattern || new RegExp(schema.pattern, "u").test("");
+  } catch {
+    return true; // a pattern this browser cannot read: the server will say
+  }
+}
+
+/**
+ * "2026-11-22T08:00:00Z" → "2026-11-22T09:00" in Paris: what datetime-local
+ * takes is the user's wall time, and the server's value is an instant.
+ */
 function localDateTime(value) {
-  const match = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?/.exec(String(value ?? ""));
-  return match ? match[0] : "";
+  const date = new Date(value ?? "");
+  if (Number.isNaN(date.getTime())) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  const year = String(date.getFullYear()).padStart(4, "0");
+  const day = `${year}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+  const seconds = date.getSeconds() ? `:${pad(date.getSeconds())}` : "";
+  return `${day}T${pad(date.getHours())}:${pad(date.getMinutes())}${seconds}`;
+}
+
+/**
+ * The user's wall time (datetime-local) as an instant with its offset:
+ * without one, the server would read it in its own time zone.
+ */
+function instant(value) {
+  const date = new Date(value); // a date-time without an offset is local time
+  return Number.isNaN(date.getTime()) ? value : date.toISOString();
 }
 
 function numberField(name, schema, ui, type, value, path, required, ctx) {
@@ -328,6 +386,11 @@ function numberField(name, schema, ui, type, value, path, required, ctx) {
   const read = () => {
     if (control.value === "") return OMIT;
     const number = Number(control.value);
+    // Beyond 2**53 a number is rounded; the digits as typed are exact, and DRF
+    // takes an integer as a string.
+    if (type === "integer" && Number.isInteger(number) && !Number.isSafeInteger(number)) {
+      return control.value;
+    }
     return Number.isFinite(number) ? number : control.value;
   };
   return { node: single(info, path, control), read };
@@ -344,16 +407,20 @@ function checkboxField(name, schema, ui, value, path, required, ctx) {
 function selectField(name, schema, ui, choices, value, path, required, ctx) {
   const info = describe(name, schema, ui, path, required, ctx);
   const current = choices.findIndex((choice) => choice.value === value);
+  // Nothing is chosen until the user chooses; "—" leaves an optional field
+  // out, and is null for a nullable one (which may be required: null is a value).
+  const nullable = takesNull(schema);
   const control = h(
     "select",
     controlProps(info, path, ui),
-    // Nothing is chosen until the user chooses (or to leave an optional field out).
-    (current < 0 || !required) && h("option", { value: "" }, required ? "Choose…" : "—"),
+    (current < 0 || !required || nullable) &&
+      h("option", { value: "" }, required && !nullable ? "Choose…" : "—"),
     choices.map((choice, i) => h("option", { value: String(i) }, choice.label || "(empty)")),
   );
   control.value = current < 0 ? "" : String(current);
   noteInvalid(info, ctx, control);
-  const read = () => (control.value === "" ? OMIT : choices[Number(control.value)].value);
+  const none = nullable ? null : OMIT;
+  const read = () => (control.value === "" ? none : choices[Number(control.value)].value);
   return { node: single(info, path, control), read };
 }
 
@@ -402,7 +469,8 @@ function radioGroup(name, schema, ui, choices, value, path, required, ctx) {
   if (focusable) noteInvalid(info, ctx, focusable.input);
   const read = () => {
     const chosen = options.findIndex((option) => option.input.checked);
-    return chosen < 0 ? OMIT : choices[chosen].value;
+    if (chosen >= 0) return choices[chosen].value;
+    return takesNull(schema) ? null : OMIT;
   };
   return { node: group(info, path, options.map((o) => o.node)), read };
 }

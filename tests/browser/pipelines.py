@@ -10,8 +10,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.request import Request
 
-from backend.pipeline import FormView, Pipeline, PipelineProvider, ProviderManager, Step
+from backend.pipeline import (
+    FormView,
+    Pipeline,
+    PipelineProvider,
+    PipelineView,
+    ProviderManager,
+    Redirect,
+    Step,
+    StepResult,
+)
 
 MARKUP_LABEL = "Name <b>bold</b>"
 MARKUP_HELP = "Shown as <img src=x onerror=window.__xss=1> text."
@@ -64,6 +74,55 @@ class ConfirmSerializer(serializers.Serializer[Any]):
     pass
 
 
+#: An integer that a JavaScript number cannot hold exactly (above 2**53).
+BIG_INTEGER = 12345678901234567891
+
+
+class EdgeSerializer(serializers.Serializer[Any]):
+    """Fields whose JSON Schema a client must follow to the letter."""
+
+    # Required, but "" is a valid value: the schema has it in `required`, with no minLength.
+    note = serializers.CharField(label="Note", allow_blank=True)
+    # No bounds: any integer, exactly as typed.
+    count = serializers.IntegerField(label="Count")
+    # An instant: `format: date-time` is RFC 3339, with its offset (the server's zone is UTC).
+    meeting = serializers.DateTimeField(label="Meeting", required=False)
+
+
+#: The error of `TripSerializer.validate()`: on the trip as a whole, no one field of it.
+TRIP_GOES_NOWHERE = "A trip ends somewhere else than it starts."
+
+
+class TripSerializer(serializers.Serializer[Any]):
+    departure = serializers.CharField(label="Departure")
+    arrival = serializers.CharField(label="Arrival")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["departure"] == attrs["arrival"]:
+            raise serializers.ValidationError(TRIP_GOES_NOWHERE, code="nowhere")
+        return attrs
+
+
+class BookingSerializer(serializers.Serializer[Any]):
+    trip = TripSerializer(label="Trip")
+    # Yes, no, or no preference (null), which a checkbox cannot say.
+    window_seat = serializers.BooleanField(label="Window seat", allow_null=True, required=False)
+
+
+#: Where the relative redirect goes: a path of the API, as `actions` hrefs are.
+RELATIVE_REDIRECT = "/api/elsewhere/?from=relative-redirect"
+
+
+class RelativeRedirectView(PipelineView):
+    """A redirect to a path of the API's own origin (as `reverse()` gives it)."""
+
+    name = "away"
+    title = "Continue on the API's site"
+
+    def dispatch(self, request: Request, pipeline: Pipeline) -> StepResult:
+        return Redirect(RELATIVE_REDIRECT)
+
+
 manager = ProviderManager()
 
 
@@ -92,6 +151,33 @@ class FailingProvider(PipelineProvider):
         return [FormView(ConfirmSerializer, name="confirm", title="Go on and fail")]
 
 
+@manager.register
+class EdgeProvider(PipelineProvider):
+    key = "edge"
+    name = "Edge cases"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [FormView(EdgeSerializer, name="edge", title="Edge cases")]
+
+
+@manager.register
+class BookingProvider(PipelineProvider):
+    key = "booking"
+    name = "Booking"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [FormView(BookingSerializer, name="booking", title="Book a trip")]
+
+
+@manager.register
+class RelativeRedirectProvider(PipelineProvider):
+    key = "relative"
+    name = "Relative redirect"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [RelativeRedirectView()]
+
+
 class WidgetsPipeline(Pipeline):
     pipeline_name = "widgets"
     title = "Widgets"
@@ -100,6 +186,10 @@ class WidgetsPipeline(Pipeline):
     def finish_pipeline(self) -> Any:
         if self.provider_key == FailingProvider.key:
             return self.error(MARKUP_FAILURE, code="refused")
+        if self.provider_key == EdgeProvider.key:
+            return self.fetch_state("edge")
+        if self.provider_key == BookingProvider.key:
+            return self.fetch_state("booking")
         return self.fetch_state("widgets")
 
 

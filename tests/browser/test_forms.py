@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from django.test import override_settings
 from playwright.sync_api import Page, expect
 
 from .conftest import Spa
-from .pipelines import MARKUP_FAILURE, MARKUP_HELP, MARKUP_LABEL, PIPELINES
+from .pipelines import (
+    BIG_INTEGER,
+    MARKUP_FAILURE,
+    MARKUP_HELP,
+    MARKUP_LABEL,
+    PIPELINES,
+    RELATIVE_REDIRECT,
+    TRIP_GOES_NOWHERE,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -144,3 +154,121 @@ def test_a_failed_flow_shows_why_and_can_start_again(widgets: None, spa: Spa) ->
     page.get_by_role("button", name="Start again").click()
     expect(spa.heading()).to_have_text("Go on and fail")
     assert spa.flow_id() not in ("", first_id)
+
+
+def test_a_required_field_that_may_be_blank_can_be_sent_empty(widgets: None, spa: Spa) -> None:
+    """`note` is in `required` with no `minLength`: "" is valid, and must be sent, not left out."""
+    page = spa.open()
+    spa.start("Widgets", "Edge cases")
+    expect(spa.heading()).to_have_text("Edge cases")
+    page.get_by_label("Count").fill("3")
+    with page.expect_request(lambda r: r.method == "POST" and "/api/pipelines/" in r.url) as sent:
+        page.get_by_role("button", name="Continue").click()
+    assert json.loads(sent.value.post_data or "{}")["data"].get("note") == ""
+    expect(page.get_by_text("This flow is complete.")).to_be_visible()
+
+
+def test_an_integer_is_sent_as_typed_however_large(widgets: None, spa: Spa) -> None:
+    """An IntegerField takes any integer; the app must not round what the user typed."""
+    page = spa.open()
+    spa.start("Widgets", "Edge cases")
+    expect(spa.heading()).to_have_text("Edge cases")
+    page.get_by_label("Note").fill("big")
+    page.get_by_label("Count").fill(str(BIG_INTEGER))
+    with page.expect_request(lambda r: r.method == "POST" and "/api/pipelines/" in r.url) as sent:
+        page.get_by_role("button", name="Continue").click()
+    body = sent.value.post_data or ""
+    # Parsed as Python parses it: an exact integer, or a string of its digits (DRF takes both).
+    count = json.loads(body)["data"]["count"]
+    assert int(count) == BIG_INTEGER, body
+
+
+def test_a_relative_redirect_url_is_on_the_apis_origin(widgets: None, spa: Spa) -> None:
+    """A path in `redirect.url` is the API's, as the paths in `actions` are."""
+    page = spa.open()
+    page.route("**/api/elsewhere/**", lambda route: route.abort("aborted"))
+    with page.expect_request(lambda r: "/api/elsewhere/" in r.url) as went:
+        spa.start("Widgets", "Relative redirect")
+    assert went.value.url == f"{spa.api}{RELATIVE_REDIRECT}"
+
+
+@contextlib.contextmanager
+def edge_cases_in_paris(spa: Spa) -> Iterator[Page]:
+    """The "Edge cases" step, in a browser whose clock is in Paris (UTC+1 in November)."""
+    context = spa.browser.new_context(timezone_id="Europe/Paris")
+    try:
+        page = context.new_page()
+        spa.open(page=page)
+        spa.start("Widgets", "Edge cases", page=page)
+        expect(spa.heading(page)).to_have_text("Edge cases")
+        yield page
+    finally:
+        context.close()
+
+
+def test_a_date_time_is_sent_as_the_instant_the_user_chose(widgets: None, spa: Spa) -> None:
+    """A user in Paris picks 09:00 on their clock: the server must bind 08:00 UTC, not 09:00."""
+    with edge_cases_in_paris(spa) as page:
+        page.get_by_label("Note").fill("meeting")
+        page.get_by_label("Count").fill("1")
+        page.get_by_label("Meeting").fill("2026-11-22T09:00")
+        with page.expect_request(
+            lambda r: r.method == "POST" and "/api/pipelines/" in r.url
+        ) as sent:
+            page.get_by_role("button", name="Continue").click()
+        expect(page.get_by_text("This flow is complete.")).to_be_visible()
+        sent_value = json.loads(sent.value.post_data or "{}")["data"]["meeting"]
+        chosen = datetime.fromisoformat(sent_value)
+        # Naive, the server reads it in its own zone (UTC): an hour off for this user.
+        assert chosen.tzinfo is not None, f"sent {sent_value!r}, with no offset"
+        assert chosen == datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+
+def test_a_date_time_shown_again_is_on_the_users_clock(widgets: None, spa: Spa) -> None:
+    """After a 400 the form is prefilled with the instant sent (with its "Z"), shown as local."""
+    with edge_cases_in_paris(spa) as page:
+        page.get_by_label("Meeting").fill("2026-11-22T09:00")
+        with page.expect_response(lambda r: r.request.method == "POST") as answered:
+            page.get_by_role("button", name="Continue").click()  # no Count: refused
+        assert answered.value.status == 400
+        assert answered.value.json()["form"]["data"]["meeting"].endswith("Z")
+        expect(page.locator("#field-count-error")).to_be_visible()
+        expect(page.get_by_label("Meeting")).to_have_value("2026-11-22T09:00")
+
+
+def test_a_yes_or_no_left_unanswered_is_sent_as_no_answer(widgets: None, spa: Spa) -> None:
+    """A nullable boolean: yes, no, or null; an untouched control must not answer "no"."""
+    page = spa.open()
+    spa.start("Widgets", "Booking")
+    expect(spa.heading()).to_have_text("Book a trip")
+    window_seat = page.get_by_role("combobox", name="Window seat")
+    expect(window_seat.locator("option")).to_have_text(["—", "Yes", "No"])
+    expect(window_seat.locator("option:checked")).to_have_text("—")
+    page.get_by_label("Departure").fill("Paris")
+    page.get_by_label("Arrival").fill("Lyon")
+    with page.expect_request(lambda r: r.method == "POST" and "/api/pipelines/" in r.url) as sent:
+        page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_text("This flow is complete.")).to_be_visible()
+    body = sent.value.post_data or ""
+    assert json.loads(body)["data"].get("window_seat") is None, body
+    result = json.loads(page.locator("pre.code").text_content() or "")
+    assert result.get("window_seat") is None, result
+
+
+def test_an_error_on_a_whole_group_of_fields_focuses_its_first_field(
+    widgets: None, spa: Spa
+) -> None:
+    """An error of a nested serializer's `validate()` names the object: shown there, focused."""
+    page = spa.open()
+    spa.start("Widgets", "Booking")
+    expect(spa.heading()).to_have_text("Book a trip")
+    trip = page.get_by_role("group", name="Trip")
+    trip.get_by_label("Departure").fill("Paris")
+    trip.get_by_label("Arrival").fill("Paris")
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page.locator("#field-trip-error")).to_have_text(f"Error: {TRIP_GOES_NOWHERE}")
+    expect(trip).to_have_attribute("aria-describedby", "field-trip-error")
+    expect(page.locator(".error-summary")).to_have_count(0)
+    expect(trip.get_by_label("Departure")).to_be_focused()
+    expect(trip.get_by_label("Arrival")).to_have_value("Paris")

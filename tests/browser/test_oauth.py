@@ -141,3 +141,34 @@ def test_chat_integration_with_its_nested_sign_in_and_a_channel(spa: Spa, demo_u
     expect(page.locator(".result").get_by_text("demo-alerts", exact=True)).to_be_visible()
     integration = Integration.objects.get(user=demo_user, provider="chat")
     assert integration.metadata["channel"] == "demo-alerts"
+
+
+def test_a_refused_callback_that_names_no_flow_says_why(spa: Spa) -> None:
+    """`state_unknown` goes to `PIPELINE_FRONTEND_URL` with `?error=` alone: the app says why."""
+    page = spa.page
+    landed = page.goto(f"{spa.api}/api/pipelines/callback/?state=forged&code=x")
+    assert landed is not None
+    assert landed.url == f"{spa.api}/?error=state_unknown"
+    expect(page.locator("main h1")).to_have_text("Start a flow")  # the app, on its catalog
+    expect(page.get_by_role("alert")).to_have_text(
+        "The sign-in could not be matched to any flow, so it was ignored."
+    )
+    expect(page).not_to_have_url(re.compile("error="))  # said once
+
+
+def test_the_catalog_says_nothing_of_an_error_code_it_does_not_know(spa: Spa) -> None:
+    """Its own words only: `?error=` is in the address, which anyone can write."""
+    page = spa.open("error=Your+account+is+locked.+Call+0800+123+456.")
+    expect(page.locator("main h1")).to_have_text("Start a flow")
+    expect(page.get_by_text("Your account is locked")).to_have_count(0)
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_an_error_code_named_like_an_object_property_is_not_read_as_a_message(spa: Spa) -> None:
+    """`?error=` is the callback's code: looked up in the app's own messages, not its prototype."""
+    page = spa.open()
+    spa.start("Onboarding", "Default")
+    expect(spa.heading()).to_have_text("About you")
+    spa.open(f"pipeline={spa.flow_id()}&error=constructor")
+    expect(spa.heading()).to_have_text("About you")
+    expect(page.get_by_role("alert")).to_have_text("The sign-in was refused (constructor).")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 import time_machine
-from playwright.sync_api import expect
+from django.db import OperationalError
+from django.test import override_settings
+from playwright.sync_api import Route, expect
 
 from .conftest import Spa
 
@@ -180,3 +184,94 @@ def test_a_lost_connection_keeps_the_step_and_what_was_typed(spa: Spa) -> None:
     page.unroute(flow_url)
     page.get_by_role("button", name="Continue").click()
     expect(spa.heading()).to_have_text("Your company")
+
+
+def test_a_malformed_submit_keeps_the_step_and_what_was_typed(spa: Spa) -> None:
+    """400 with an envelope (the request itself refused): its errors above the step as typed."""
+    page = spa.open()
+    spa.start("Onboarding", "Default")
+    expect(spa.heading()).to_have_text("About you")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Name").fill("Ada")
+
+    def malformed(route: Route) -> None:
+        """The submit as sent, with its `data` (which must be an object) in a list."""
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        body = json.loads(route.request.post_data or "{}")
+        route.continue_(post_data=json.dumps({**body, "data": [body["data"]]}))
+
+    flow_url = f"{spa.api}/api/pipelines/{spa.flow_id()}/"
+    page.route(flow_url, malformed)
+    with page.expect_response(lambda r: r.request.method == "POST") as answered:
+        page.get_by_role("button", name="Continue").click()
+    assert answered.value.status == 400
+    summary = page.locator(".error-summary")
+    expect(summary).to_contain_text("Data: Expected a dictionary of items")
+    expect(summary).to_be_focused()
+    expect(spa.heading()).to_have_text("About you")
+    expect(page.get_by_label("Email")).to_have_value("ada@example.com")
+    expect(page.get_by_label("Name")).to_have_value("Ada")
+
+    page.unroute(flow_url)
+    page.get_by_role("button", name="Continue").click()
+    expect(spa.heading()).to_have_text("Your company")
+
+
+def test_a_submit_refused_as_too_large_keeps_the_step_and_what_was_typed(spa: Spa) -> None:
+    """413 `payload_too_large`: nothing moved; the user can shorten what they typed and resend."""
+    page = spa.open()
+    spa.start("Onboarding", "Default")
+    expect(spa.heading()).to_have_text("About you")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Name").fill("Augusta Ada King, Countess of Lovelace")
+
+    with override_settings(PIPELINE_MAX_BODY_SIZE=64):
+        page.get_by_role("button", name="Continue").click()
+        expect(page.get_by_role("alert")).to_contain_text("The request body is too large.")
+    expect(spa.heading()).to_have_text("About you")
+    expect(page.get_by_label("Name")).to_have_value("Augusta Ada King, Countess of Lovelace")
+    expect(page.get_by_role("button", name="Continue")).to_be_enabled()
+
+
+def test_a_submit_while_the_database_is_down_keeps_the_step_and_can_be_sent_again(
+    spa: Spa,
+) -> None:
+    """503 `database_unavailable`, `Retry-After`: nothing was written, the same submit will do."""
+    page = spa.open()
+    spa.start("Onboarding", "Default")
+    expect(spa.heading()).to_have_text("About you")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Name").fill("Ada")
+
+    # The live server runs in a thread of this process: the patch reaches it.
+    down = OperationalError("database is locked")
+    with mock.patch("backend.pipeline.api.views._load", side_effect=down):
+        with page.expect_response(lambda r: r.request.method == "POST") as answered:
+            page.get_by_role("button", name="Continue").click()
+        assert answered.value.status == 503
+        assert answered.value.headers.get("retry-after") == "1"
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text("Try again shortly.")
+        expect(alert).to_contain_text("You can try again in 1 second.")  # its Retry-After
+    expect(spa.heading()).to_have_text("About you")
+    expect(page.get_by_label("Email")).to_have_value("ada@example.com")
+
+    page.get_by_role("button", name="Continue").click()
+    expect(spa.heading()).to_have_text("Your company")
+
+
+def test_the_flows_address_resumes_it_in_another_tab(spa: Spa) -> None:
+    """The URL the app puts in the address bar is the flow's: pasted into a new tab, it resumes.
+
+    Here the app and the API are on two origins, so the app's URLs must keep `?api=`
+    (sessionStorage, where the app remembers it, is per tab).
+    """
+    first = spa.open()
+    spa.start("Onboarding", "Default")
+    expect(spa.heading()).to_have_text("About you")
+
+    second = spa.new_page()
+    second.goto(first.url)  # what a user copies from the address bar
+    expect(spa.heading(second)).to_have_text("About you")
