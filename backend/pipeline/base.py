@@ -16,7 +16,6 @@ Compared with Sentry's pipeline, whose names and meaning it keeps:
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import uuid
@@ -481,12 +480,11 @@ class Pipeline:
 
         The claim, `finish_pipeline`'s own writes and the result commit
         together; on a store that cannot roll back, a finish that fails
-        puts the flow back at its last step instead.
+        puts the flow back as it was read instead.
         """
         state = self._require_state()
         store = get_store()
         before = state.version
-        bound = state.frame.data, state.frame.child
         claimed = 0
         try:
             with store.atomic():
@@ -509,24 +507,18 @@ class Pipeline:
             return Failure()
         except Exception:
             if claimed and not store.rolls_back:
-                state.frame.data, state.frame.child = bound  # kept, to finish again
                 self._release_claim(claimed)
             raise
         return Complete(state.result)
 
     def _release_claim(self, claimed: int) -> None:
-        """After a failed finish on a store that cannot roll back: back to the last step.
+        """After a failed finish on a store that cannot roll back: the flow as it was read.
 
-        The flow is then as if its last step had not been submitted (its
-        input stays bound, to prefill the form), never half-finished.
+        As a rollback leaves it: at the step it was at (inside a nested
+        pipeline, say), at the version the request read, so that the same
+        request succeeds when sent again; never half-finished.
         """
-        state = self._require_state()
-        state.version = claimed
-        state.status, state.result = ACTIVE, None
-        self._frame().step_index = max(len(self.steps()) - 1, 0)
-        self._changed()
-        with contextlib.suppress(_Conflict):
-            self._write()
+        get_store().restore(self._require_state(), claimed)
 
     def _go_back(self) -> Outcome:
         """One step back; the flow no longer waits for a browser it sent away.

@@ -2,27 +2,52 @@
 
 Select it with `PIPELINE_STORE = "backend.pipeline.redis_store.RedisStore"`
 and `PIPELINE_REDIS_URL` (by default `REDIS_URL`). It needs Redis 7 or
-newer (`PEXPIREAT` with `NX` and `GT`).
+newer (`PEXPIREAT` with `NX` and `GT`, `PEXPIRETIME`), one server (with
+replicas or not), not a cluster: the scripts name the keys of a flow's
+session themselves, from the session they read.
 
 Each flow is a hash: its version (`v`), its state as JSON (`doc`) and the
 hash of its session's owner key (`s`), apart from the state so that moving
 a session's flows to a new owner key (at login) never races a step's write.
 Compare-and-set is a Lua script, so it is atomic on the server: of several
-writers holding one version exactly one wins. Redis expires a flow itself,
-`PIPELINE_REDIS_GRACE` seconds after the flow's own expiry, so that an
-expired flow is still answered 410 for a while before it is simply gone.
+writers holding one version exactly one wins. The scripts find a flow's
+session indexes from `s` as stored, never from the caller's copy of the
+flow, which a login may have moved since it was read. Redis expires a flow
+itself, `PIPELINE_REDIS_GRACE` seconds after the flow's own expiry, so that
+an expired flow is still answered 410 for a while before it is simply gone.
 
 Indexes, each expiring with its latest flow (every write of a flow moves
 its indexes' expiry with its own): the flow token's hash → id; per
 session and pipeline type, a sorted set of flows by start (for
-`get_for_request`); per owner, a sorted set of unfinished flows by expiry
-(for the active-flow limit, which a start counts and joins in one script, so
-racing starts cannot pass it); the callback states.
+`get_for_request`); per session, the set of pipeline types it has flows
+of, so that a login moves them all, of types no longer served too; per
+owner, a sorted set of unfinished flows by expiry (for the active-flow
+limit, which a start counts and joins in one script, so racing starts
+cannot pass it); the callback states, and per flow the set of those it
+issued, so that a state issued late lives as long as its flow. A login
+merges the session's indexes into those of its new owner key, in one
+script.
 
-Limits: Redis writes do not roll back with `atomic()`. The engine makes up
-for a `finish_pipeline` that fails (the flow goes back to its last step),
-but a process killed while finishing leaves the flow claimed as complete
-with no result; the database store has no such gap.
+Flows stored before those last two sets were kept go on as before: a
+login still finds those of the pipeline types served through their
+indexes, as it always did, and the callback state such a flow waits for
+moves with its every write. Only the other states it issued before may
+still expire before it; a replay of one is then told `state_unknown`
+rather than `state_reused` or `state_mismatch`.
+
+Limits: Redis writes do not roll back with `atomic()`. When a finish fails
+after the claim, the engine puts the flow back exactly as it was read
+(`restore`), as a rollback would, so that the same request succeeds when
+sent again. It cannot when the finish is cut short: a process killed while
+finishing, or the flows' Redis gone (or not answering) from the claim until
+the flow is to be put back, leaves the flow claimed, complete with no
+result (the request, if it is answered, is a 503), while `finish_pipeline`'s
+database writes are rolled back. And should the result reach Redis but the
+transaction not commit (the result's answer lost, the process killed, the
+commit failing), the flow is complete with a result those writes never
+backed. The database store has no such gap. Closing it would take a claim
+that expires, which another request could take over while its holder
+still runs.
 """
 
 from __future__ import annotations
@@ -42,13 +67,25 @@ from .conf import conf
 from .state import ACTIVE, FlowState, Frame, is_flow_id
 from .store import CallbackRecord, FlowStore
 
-# KEYS: flow, token index, session index (by start), active set; ARGV: version,
-# doc, owner hash, expire at (ms), flow id, start (ms), expiry (ms), limit ("" for
-# none), then "1" or "0": has a token, has a session, counts as active. The limit
-# counts the owner's flows unexpired at the start. Counting and creating in one
-# script makes the limit exact, in one round trip. The sets a flow shares with
-# others only ever live longer: NX gives a new set its expiry, GT moves it on.
-_CREATE = """
+# The sets a flow shares with other flows only ever live longer: NX gives a new
+# set its expiry, GT moves it on (Redis 7), so that a write that does not move
+# its flow's expiry (a cancel) cannot cut another flow's short.
+_LIVE_AS_LONG = """
+local function live_as_long(key, at)
+  redis.call('PEXPIREAT', key, at, 'NX')
+  redis.call('PEXPIREAT', key, at, 'GT')
+end
+"""
+
+# KEYS: flow, token index, session index (by start), active set, the session's
+# pipeline types; ARGV: version, doc, owner hash, expire at (ms), flow id, start
+# (ms), expiry (ms), limit ("" for none), then "1" or "0": has a token, has a
+# session, counts as active; then its pipeline type. The limit counts the
+# owner's flows unexpired at the start. Counting and creating in one script
+# makes the limit exact, in one round trip.
+_CREATE = (
+    _LIVE_AS_LONG
+    + """
 local limit = tonumber(ARGV[8])
 if limit and redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[6], '+inf') >= limit then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2], 's', ARGV[3])
@@ -56,47 +93,118 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 if ARGV[9] == '1' then redis.call('SET', KEYS[2], ARGV[5], 'PXAT', ARGV[4]) end
 if ARGV[10] == '1' then
   redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
-  redis.call('PEXPIREAT', KEYS[3], ARGV[4], 'NX')
-  redis.call('PEXPIREAT', KEYS[3], ARGV[4], 'GT')
+  live_as_long(KEYS[3], ARGV[4])
+  redis.call('SADD', KEYS[5], ARGV[12])
+  live_as_long(KEYS[5], ARGV[4])
 end
 if ARGV[11] == '1' then
   redis.call('ZADD', KEYS[4], ARGV[7], ARGV[5])
-  redis.call('PEXPIREAT', KEYS[4], ARGV[4], 'NX')
-  redis.call('PEXPIREAT', KEYS[4], ARGV[4], 'GT')
+  live_as_long(KEYS[4], ARGV[4])
 end
 return 1
 """
+)
 
-# KEYS: flow, active set, token index, session index; ARGV: expected version, new
-# version, doc, expire at (ms), flow id, "1" if still active, its expiry (ms) as
-# the active set's score. A flow's indexes live as long as it does; the sets it
-# shares with other flows only ever live longer (NX, then GT: Redis 7), so that a
-# write that does not move its expiry (a cancel) cannot cut another flow's short.
-_COMPARE_AND_SET = """
+# KEYS: flow, token index; ARGV: expected version, new version, doc, expire at
+# (ms), flow id, "1" if still active, its expiry (ms) as the active set's score,
+# key prefix, pipeline type, user id ("" for none), the callback state it waits
+# for ("" for none). The session's indexes are those of the session stored with
+# the flow. A flow's own keys (its token, its callback states) live exactly as
+# long as it does; the sets it shares with others, or that a late write of a
+# stale copy could shorten (its callback states' list), only ever longer.
+_COMPARE_AND_SET = (
+    _LIVE_AS_LONG
+    + """
 if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'doc', ARGV[3])
-redis.call('PEXPIREAT', KEYS[1], ARGV[4])
-redis.call('PEXPIREAT', KEYS[3], ARGV[4])
-redis.call('PEXPIREAT', KEYS[4], ARGV[4], 'NX')
-redis.call('PEXPIREAT', KEYS[4], ARGV[4], 'GT')
-if ARGV[6] == '1' then
-  redis.call('ZADD', KEYS[2], ARGV[7], ARGV[5])
-  redis.call('PEXPIREAT', KEYS[2], ARGV[4], 'NX')
-  redis.call('PEXPIREAT', KEYS[2], ARGV[4], 'GT')
-else
-  redis.call('ZREM', KEYS[2], ARGV[5])
+local at, id, prefix = ARGV[4], ARGV[5], ARGV[8]
+redis.call('PEXPIREAT', KEYS[1], at)
+redis.call('PEXPIREAT', KEYS[2], at)
+local session = redis.call('HGET', KEYS[1], 's') or ''
+local owner = ''
+if ARGV[10] ~= '' then owner = prefix .. 'active:user:' .. ARGV[10] end
+if session ~= '' then
+  live_as_long(prefix .. 'session:' .. session .. ':' .. ARGV[9], at)
+  live_as_long(prefix .. 'pipelines:' .. session, at)
+  if owner == '' then owner = prefix .. 'active:session:' .. session end
 end
+if owner ~= '' then
+  if ARGV[6] == '1' then
+    redis.call('ZADD', owner, ARGV[7], id)
+    live_as_long(owner, at)
+  else
+    redis.call('ZREM', owner, id)
+  end
+end
+local issued = prefix .. 'callbacks:' .. id
+live_as_long(issued, at)
+for _, key_hash in ipairs(redis.call('SMEMBERS', issued)) do
+  redis.call('PEXPIREAT', prefix .. 'callback:' .. key_hash, at)
+end
+-- The one it waits for, which a flow stored before the list was kept did not list.
+if ARGV[11] ~= '' then redis.call('PEXPIREAT', prefix .. 'callback:' .. ARGV[11], at) end
+return 1
+"""
+)
+
+# ARGV: key prefix, old owner hash, new one, then the pipeline types served now
+# (a session whose flows were stored before its types were listed has them
+# listed nowhere). Moves each flow that is still there and still the old
+# owner's, and merges each of the old owner's indexes into the new one's,
+# which may have flows of its own: a set keeps the later of the two expiries.
+_REBIND = """
+local prefix, old, new = ARGV[1], ARGV[2], ARGV[3]
+local function merge(from, to, sorted)
+  local expiry = redis.call('PEXPIRETIME', from)
+  if expiry == -2 then return end -- no such key: nothing to move
+  local kept = redis.call('PEXPIRETIME', to)
+  if sorted then
+    redis.call('ZUNIONSTORE', to, 2, to, from, 'AGGREGATE', 'MAX')
+  else
+    redis.call('SUNIONSTORE', to, to, from)
+  end
+  redis.call('DEL', from)
+  if kept > expiry then expiry = kept end
+  if expiry > 0 then redis.call('PEXPIREAT', to, expiry) end
+end
+local listed = prefix .. 'pipelines:' .. old
+local types = redis.call('SMEMBERS', listed)
+for i = 4, #ARGV do types[#types + 1] = ARGV[i] end
+local seen = {}
+for _, pipeline in ipairs(types) do
+  if not seen[pipeline] then
+    seen[pipeline] = true
+    local started = prefix .. 'session:' .. old .. ':' .. pipeline
+    for _, id in ipairs(redis.call('ZRANGE', started, 0, -1)) do
+      local flow = prefix .. 'flow:' .. id
+      if redis.call('HGET', flow, 's') == old then redis.call('HSET', flow, 's', new) end
+    end
+    merge(started, prefix .. 'session:' .. new .. ':' .. pipeline, true)
+  end
+end
+merge(prefix .. 'active:session:' .. old, prefix .. 'active:session:' .. new, true)
+merge(listed, prefix .. 'pipelines:' .. new, false)
 return 1
 """
 
-# KEYS: flow; ARGV: old owner hash, new one. Moves the flow only if it is still
-# there and still the old owner's.
-_REBIND = """
-if redis.call('HGET', KEYS[1], 's') == ARGV[1] then
-  redis.call('HSET', KEYS[1], 's', ARGV[2])
-  return 1
+# KEYS: flow, token index; ARGV: key prefix, flow id, pipeline type, user id ("" for
+# none). Forgets the flow, its place in the indexes of the session stored with
+# it, and the callback states it issued.
+_DELETE = """
+local prefix, id = ARGV[1], ARGV[2]
+local session = redis.call('HGET', KEYS[1], 's') or ''
+redis.call('DEL', KEYS[1], KEYS[2])
+if session ~= '' then
+  redis.call('ZREM', prefix .. 'session:' .. session .. ':' .. ARGV[3], id)
+  if ARGV[4] == '' then redis.call('ZREM', prefix .. 'active:session:' .. session, id) end
 end
-return 0
+if ARGV[4] ~= '' then redis.call('ZREM', prefix .. 'active:user:' .. ARGV[4], id) end
+local issued = prefix .. 'callbacks:' .. id
+for _, key_hash in ipairs(redis.call('SMEMBERS', issued)) do
+  redis.call('DEL', prefix .. 'callback:' .. key_hash)
+end
+redis.call('DEL', issued)
+return 1
 """
 
 # KEYS: callback; spends it once.
@@ -135,6 +243,10 @@ class RedisStore(FlowStore):
         return self.client.register_script(_REBIND)
 
     @functools.cached_property
+    def _delete(self) -> Any:
+        return self.client.register_script(_DELETE)
+
+    @functools.cached_property
     def _use(self) -> Any:
         return self.client.register_script(_USE_CALLBACK)
 
@@ -151,16 +263,18 @@ class RedisStore(FlowStore):
         owner = self._owner(state)
         active = bool(owner) and state.status == ACTIVE
         session = state.session_hash
+        doc = _dump(state)
         created = self._create(
             keys=[
                 self._flow(state.id),
                 self._key("token", state.token_hash) if state.token_hash else none,
                 self._session(state) or none,
                 owner or none,
+                self._key("pipelines", session) if session else none,
             ],
             args=[
                 state.version,
-                _dump(state),
+                doc,
                 session,
                 self._expire_at(state),
                 state.id,
@@ -168,8 +282,11 @@ class RedisStore(FlowStore):
                 _ms(state.expires_at),
                 "" if limit is None or not owner else limit,
                 *("1" if flag else "0" for flag in (state.token_hash, session, active)),
+                state.pipeline,
             ],
         )
+        if created:
+            state.snapshot = (state.version, doc)
         return bool(created)
 
     def load(self, flow_id: str) -> FlowState | None:
@@ -178,7 +295,9 @@ class RedisStore(FlowStore):
         version, doc, session_hash = self.client.hmget(self._flow(flow_id), ["v", "doc", "s"])
         if version is None or doc is None:
             return None
-        return _load(_text(doc), int(version), session_hash)
+        state = _load(_text(doc), int(version), session_hash)
+        state.snapshot = (int(version), _text(doc))
+        return state
 
     def load_by_token(self, token_hash: str) -> FlowState | None:
         if not token_hash:
@@ -195,24 +314,12 @@ class RedisStore(FlowStore):
         return None
 
     def rebind_session(self, old_hash: str, new_hash: str) -> None:
-        # The session's flows are found through its index of each pipeline
-        # type (`latest`); those of a type no longer registered, which
-        # answer 410 whoever asks, are left where they are.
         from .registry import all_pipelines
 
-        if not old_hash:
+        if not old_hash or old_hash == new_hash:
             return
-        active = self._key("active", f"session:{old_hash}")
-        moves = [(active, self._key("active", f"session:{new_hash}"))]
-        for pipeline_cls in all_pipelines():
-            name = pipeline_cls.pipeline_name
-            started = self._key("session", old_hash, name)
-            for flow_id in self.client.zrange(started, 0, -1):
-                self._rebind(keys=[self._flow(_text(flow_id))], args=[old_hash, new_hash])
-            moves.append((started, self._key("session", new_hash, name)))
-        for old_key, new_key in moves:
-            with contextlib.suppress(redis.ResponseError):  # no such key: nothing to move
-                self.client.rename(old_key, new_key)
+        served = [pipeline_cls.pipeline_name for pipeline_cls in all_pipelines()]
+        self._rebind(args=[self.prefix, old_hash, new_hash, *served])
 
     def count_active(self, *, user_id: int | None, session_hash: str, now: datetime) -> int:
         owner = f"user:{user_id}" if user_id is not None else f"session:{session_hash}"
@@ -220,50 +327,71 @@ class RedisStore(FlowStore):
 
     def compare_and_set(self, state: FlowState, expected_version: int) -> bool:
         new_version = expected_version + 1
-        none = self._key("none")  # in place of an index the flow is not in
-        owner = self._owner(state)
+        doc = _dump(state, version=new_version)
+        written = self._write(state, doc, expected_version, new_version)
+        if written:
+            state.version = new_version
+        return written
+
+    def restore(self, state: FlowState, claimed: int) -> bool:
+        # The document read, as it was read: its version, its step, its
+        # expiry, its indexes with it; `state` itself is left as it is.
+        if state.snapshot is None:
+            raise ValueError(f"flow {state.id} was not read from this store")
+        version, doc = state.snapshot
+        return self._write(_load(doc, version, None), doc, claimed, version)
+
+    def _write(self, state: FlowState, doc: str, expected_version: int, new_version: int) -> bool:
+        """Write `doc` as `state` at `new_version` if the flow is at `expected_version`."""
         written = self._cas(
             keys=[
                 self._flow(state.id),
-                owner or none,
-                self._key("token", state.token_hash) if state.token_hash else none,
-                self._session(state) or none,
+                self._key("token", state.token_hash) if state.token_hash else self._key("none"),
             ],
             args=[
                 expected_version,
                 new_version,
-                _dump(state, version=new_version),
+                doc,
                 self._expire_at(state),
                 state.id,
-                "1" if owner and state.status == ACTIVE else "0",
+                "1" if state.status == ACTIVE else "0",
                 _ms(state.expires_at),
+                self.prefix,
+                state.pipeline,
+                "" if state.user_id is None else state.user_id,
+                state.callback_hash,
             ],
         )
-        if written:
-            state.version = new_version
         return bool(written)
 
     def delete(self, flow_id: str) -> None:
         state = self.load(flow_id)
         if state is None:
             return
-        with self.client.pipeline(transaction=True) as batch:
-            batch.delete(self._flow(flow_id))
-            if state.token_hash:
-                batch.delete(self._key("token", state.token_hash))
-            if state.session_hash:
-                batch.zrem(self._session(state), flow_id)
-            owner = self._owner(state)
-            if owner:
-                batch.zrem(owner, flow_id)
-            batch.execute()
+        self._delete(
+            keys=[
+                self._flow(flow_id),
+                self._key("token", state.token_hash) if state.token_hash else self._key("none"),
+            ],
+            args=[
+                self.prefix,
+                flow_id,
+                state.pipeline,
+                "" if state.user_id is None else state.user_id,
+            ],
+        )
 
     def register_callback(self, state: FlowState, key_hash: str, now: datetime) -> None:
-        # It lives as long as its flow.
+        # It lives as long as its flow: every write of the flow moves it on.
         callback = self._key("callback", key_hash)
+        issued = self._key("callbacks", state.id)
+        expire_at = self._expire_at(state)
         with self.client.pipeline(transaction=True) as batch:
             batch.hset(callback, mapping={"flow": state.id, "used": "0"})
-            batch.pexpireat(callback, self._expire_at(state))
+            batch.pexpireat(callback, expire_at)
+            batch.sadd(issued, key_hash)
+            batch.pexpireat(issued, expire_at, nx=True)
+            batch.pexpireat(issued, expire_at, gt=True)
             batch.execute()
 
     def find_callback(self, key_hash: str) -> CallbackRecord | None:

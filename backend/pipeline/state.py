@@ -87,6 +87,10 @@ class FlowState:
     return_to: str = ""
     #: Hash of the callback state the flow waits for ("" when none).
     callback_hash: str = ""
+    #: The flow as the store read (or created) it, in the store's own form, if
+    #: the store keeps it: one that cannot roll back puts it back after a
+    #: failed finish (`FlowStore.restore`). Not part of the flow.
+    snapshot: Any = field(default=None, compare=False, repr=False)
 
     @property
     def pipeline(self) -> str:

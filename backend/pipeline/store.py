@@ -44,7 +44,8 @@ class CallbackRecord:
 
 class FlowStore(abc.ABC):
     #: Whether the store's own writes roll back with `atomic()` (a database's
-    #: do); the engine makes up for a failed finish on stores where they don't.
+    #: do); on stores where they don't, the engine makes up for a failed
+    #: finish with `restore`.
     rolls_back: bool = False
 
     @abc.abstractmethod
@@ -95,6 +96,19 @@ class FlowStore(abc.ABC):
         On success the stored version becomes `expected_version + 1`, and
         `state.version` is updated to match.
         """
+
+    def restore(self, state: FlowState, claimed: int) -> bool:
+        """Put the flow back as `state` was read, if it is still at `claimed`; whether it was.
+
+        What a rollback does on a store that has one: after a finish that
+        failed, the claim (version `claimed`) gives way to the flow exactly
+        as the request read it, its version included, so that the same
+        request, sent again, succeeds. A request writes its flow once, or
+        finishes it, so that is the flow as it was before the claim. A
+        store whose writes do not roll back with `atomic()` implements it;
+        the engine never asks the others.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not restore flows")
 
     @abc.abstractmethod
     def delete(self, flow_id: str) -> None:

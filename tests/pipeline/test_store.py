@@ -306,6 +306,59 @@ def test_a_step_written_after_a_rebind_keeps_the_new_owner(store: FlowStore) -> 
     assert (loaded.frame.step_index, loaded.session_hash) == (1, "s3")
 
 
+@pytest.mark.parametrize("status", ["active", "complete"])
+def test_a_step_written_after_a_rebind_counts_for_the_new_owner_as_written(
+    store: FlowStore, status: str
+) -> None:
+    # The step read the flow before the session's login moved it, then wrote it:
+    # still unfinished (its expiry moved on), or finished. The new owner's count
+    # of unfinished flows follows that write, as for a step written before the login.
+    now = timezone.now()
+    state = _flow(session_hash="s1")
+    store.create(state)
+    read_before = store.load(state.id)
+    assert read_before is not None
+
+    store.rebind_session("s1", "s3")
+    read_before.frame.step_index = 1
+    read_before.status = status
+    read_before.expires_at = now + timedelta(hours=2)
+    assert store.compare_and_set(read_before, read_before.version)
+
+    later = now + timedelta(minutes=90)  # past the expiry the flow had before the step
+    expected = 1 if status == "active" else 0
+    assert store.count_active(user_id=None, session_hash="s3", now=now) == expected
+    assert store.count_active(user_id=None, session_hash="s3", now=later) == expected
+
+
+def test_rebinding_a_session_onto_one_that_has_flows_keeps_those(store: FlowStore) -> None:
+    now = timezone.now()
+    moved = _flow(session_hash="s1", created_at=now - timedelta(seconds=2))
+    kept = _flow(session_hash="s2", created_at=now - timedelta(seconds=1))
+    store.create(moved)
+    store.create(kept)
+
+    store.rebind_session("s1", "s2")
+
+    latest = store.latest("onboarding", "s2")
+    assert latest is not None
+    assert latest.id == kept.id
+    assert store.count_active(user_id=None, session_hash="s2", now=now) == 2
+
+
+def test_rebinding_a_session_onto_its_own_owner_key_keeps_its_flows(store: FlowStore) -> None:
+    now = timezone.now()
+    state = _flow(session_hash="s1")
+    store.create(state)
+
+    store.rebind_session("s1", "s1")
+
+    latest = store.latest("onboarding", "s1")
+    assert latest is not None
+    assert latest.id == state.id
+    assert store.count_active(user_id=None, session_hash="s1", now=now) == 1
+
+
 def test_callbacks_are_found_and_spent_once(store: FlowStore) -> None:
     now = timezone.now()
     state = _flow()
@@ -328,6 +381,16 @@ def test_delete_forgets_the_flow(store: FlowStore) -> None:
     store.create(state)
     store.delete(state.id)
     assert store.load(state.id) is None
+
+
+def test_delete_forgets_the_callback_states_the_flow_issued(store: FlowStore) -> None:
+    state = _flow()
+    store.create(state)
+    store.register_callback(state, "cb" * 32, timezone.now())
+
+    store.delete(state.id)
+
+    assert store.find_callback("cb" * 32) is None
 
 
 @pytest.mark.django_db(transaction=True)
