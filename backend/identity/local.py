@@ -37,6 +37,11 @@ class LocalProvider(OAuth2Provider):
     def get_user_url(self) -> str:
         return self._url(USER_PATH)
 
+    def get_issuer(self) -> str:
+        # The server names itself by its origin (its metadata is not served),
+        # in `iss` of every answer (COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS).
+        return super().get_issuer() or self._url("/").rstrip("/")
+
     def parse_user(self, described: dict[str, Any]) -> dict[str, Any]:
         channels = described.get("channels", [])
         if not isinstance(channels, list):

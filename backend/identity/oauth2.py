@@ -5,8 +5,9 @@ fresh random single-use `state` (issued by the flow, so the callback
 endpoint finds the flow by it) and a PKCE S256 challenge whose verifier
 stays in the flow. When the browser comes back through
 `/api/pipelines/callback/`, the login step hands the request on to the
-callback step, which checks `state` again, exchanges the code through
-authlib (the client secret sent as HTTP Basic only) and fetches the user.
+callback step, which checks `state` again, and `iss` where the provider
+names its issuer (RFC 9207), exchanges the code through authlib (the
+client secret sent as HTTP Basic only) and fetches the user.
 
 Every way the sign-in can go wrong ends the same way: the flow goes back
 to the login step with an error of a stable code and a message of our own
@@ -37,7 +38,7 @@ from . import conf
 from .base import Provider
 from .models import EXTERNAL_ID_LENGTH
 
-#: Where the login step keeps the attempt under way: state, verifier, redirect URI.
+#: Where the login step keeps the attempt under way: state, verifier, redirect URI, issuer.
 ATTEMPT_KEY = "oauth_attempt"
 
 PROVIDER_ERRORS: dict[str, StrOrPromise] = {
@@ -76,6 +77,8 @@ class OAuth2Provider(Provider):
     oauth_client_id: ClassVar[str] = ""
     oauth_client_secret: ClassVar[str] = ""
     oauth_scopes: ClassVar[Sequence[str]] = ()
+    #: The provider's issuer identifier (RFC 9207), if it names itself in `iss`.
+    oauth_issuer: ClassVar[str] = ""
     #: Where the signed-in user is described (fetched with the access token).
     user_url: ClassVar[str] = ""
 
@@ -102,6 +105,18 @@ class OAuth2Provider(Provider):
         if not value:
             raise OAuthFailure("oauth_not_configured", _("This provider is not set up."))
         return str(value)
+
+    def get_issuer(self) -> str:
+        """The issuer the callback must name in `iss` (RFC 9207), or "" to take any.
+
+        Known, it tells this provider's answer from another's that the
+        browser was made to bring here (a mix-up attack), and a callback
+        naming no issuer, or another, exchanges nothing.
+        """
+        try:
+            return self.get_oauth_setting("issuer")
+        except OAuthFailure:
+            return ""
 
     def get_oauth_scopes(self) -> list[str]:
         return list(self.config.get("oauth_scopes", self.oauth_scopes))
@@ -217,10 +232,15 @@ class OAuth2LoginView(PipelineView):
                 "state": pipeline.expect_callback(),
                 "code_verifier": generate_token(64),
                 "redirect_uri": provider.get_redirect_uri(request),
+                "issuer": provider.get_issuer(),
             }
             pipeline.bind_state(ATTEMPT_KEY, attempt)
         try:
-            url = provider.get_authorize_url(**attempt)
+            url = provider.get_authorize_url(
+                state=attempt["state"],
+                code_verifier=attempt["code_verifier"],
+                redirect_uri=attempt["redirect_uri"],
+            )
         except OAuthFailure as failure:
             return pipeline.error(failure.message, code=failure.code)
         return Redirect(url, title=_("Continue to %(provider)s") % {"provider": provider.name})
@@ -253,6 +273,11 @@ class OAuth2CallbackView(PipelineView):
         code = params.get("code")
         if not code:
             return retry(pipeline, "oauth_missing_code", _("The provider sent no code."))
+        issuer = attempt.get("issuer") or ""
+        if issuer and params.get("iss") != issuer:
+            # A code another server gave, which the browser was made to bring
+            # here (a mix-up attack), is never exchanged (RFC 9207).
+            return retry(pipeline, "oauth_issuer_mismatch", _("The sign-in came from elsewhere."))
         provider = _oauth_provider(pipeline)
         try:
             token = provider.exchange_code(

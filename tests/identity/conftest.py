@@ -40,6 +40,8 @@ LOCAL = {
     "client_secret": "sec",
     "base_url": "https://chat.example",
 }
+#: The local server names itself by its origin in `iss` (RFC 9207).
+ISSUER = "https://chat.example"
 AUTHORIZE_URL = "https://chat.example/o/authorize/"
 TOKEN_URL = "https://chat.example/o/token/"
 USER_URL = "https://chat.example/o/userinfo/"
@@ -98,8 +100,14 @@ def start(client: FlowClient, provider: str = "local") -> dict[str, Any]:
 
 
 def come_back(client: FlowClient, **params: str) -> Response:
-    """The browser coming back from the provider, asking for JSON."""
-    return client.raw.get("/api/pipelines/callback/", params, HTTP_ACCEPT="application/json")
+    """The browser coming back from the provider, asking for JSON.
+
+    The provider names itself in `iss`, as the local server does, unless
+    the test says otherwise (`iss=""` for none).
+    """
+    params.setdefault("iss", ISSUER)
+    query = {name: value for name, value in params.items() if value or name != "iss"}
+    return client.raw.get("/api/pipelines/callback/", query, HTTP_ACCEPT="application/json")
 
 
 # -- the provider's side -----------------------------------------------------------

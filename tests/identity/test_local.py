@@ -84,7 +84,8 @@ def test_with_no_base_url_the_code_and_user_are_asked_of_the_requests_origin(
         mock.post("http://testserver/o/token/", json=TOKEN)
         mock.get("http://testserver/o/userinfo/", json=USER)
 
-        done = come_back(user_client, code="abc", state=state_of(started)).json()
+        back = {"code": "abc", "state": state_of(started), "iss": "http://testserver"}
+        done = come_back(user_client, **back).json()
 
         (exchange,) = calls_to(mock, "http://testserver/o/token/")
     assert exchange.headers["Authorization"] == basic("cid", "sec")

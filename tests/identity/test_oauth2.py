@@ -18,6 +18,7 @@ from django.test import override_settings
 from backend.identity.models import Identity, IdentityProvider
 from backend.identity.oauth2 import ATTEMPT_KEY, OAuth2Provider, OAuthFailure
 from backend.identity.pipeline import IdentityPipeline
+from backend.identity.presets import GitHubProvider
 from backend.identity.services import provider_for
 from backend.pipeline.requests import query_request
 from backend.pipeline.store import get_store
@@ -25,6 +26,7 @@ from tests.conftest import FlowClient, query_of, state_of
 from tests.identity.conftest import (
     AUTHORIZE_URL,
     CALLBACK_URL,
+    ISSUER,
     LOCAL,
     MESSAGES,
     SCOPED,
@@ -309,7 +311,7 @@ def test_without_asking_for_json_the_browser_is_sent_back_to_the_frontend(
     answer_user(provider_http)
 
     back = user_client.raw.get(
-        "/api/pipelines/callback/", {"code": "abc", "state": state_of(started)}
+        "/api/pipelines/callback/", {"code": "abc", "state": state_of(started), "iss": ISSUER}
     )
 
     assert back.status_code == 302
@@ -986,6 +988,60 @@ def test_a_callback_with_a_state_but_nothing_else_is_a_missing_code(
         answer, "oauth_missing_code", MESSAGES["oauth_missing_code"], spent_state=state
     )
     assert calls_to(provider_http, TOKEN_URL) == []
+
+
+@pytest.mark.parametrize("named", ["https://elsewhere.example", ""])
+def test_a_code_that_does_not_name_the_providers_issuer_is_never_exchanged(
+    user_client: FlowClient, provider_http: Mock, named: str
+) -> None:
+    # A code another server gave, which the browser was made to bring here
+    # (a mix-up attack, RFC 9207), or one that names no server at all.
+    started = start(user_client)
+    answer_token(provider_http)
+    answer_user(provider_http)
+
+    answer = come_back(user_client, code="abc", state=state_of(started), iss=named).json()
+
+    message = "The sign-in came from elsewhere."
+    assert_back_at_login(answer, "oauth_issuer_mismatch", message, spent_state=state_of(started))
+    assert calls_to(provider_http, TOKEN_URL) == []
+    assert not Identity.objects.exists()
+
+
+def test_a_refusal_that_names_no_issuer_is_told_as_the_providers(
+    user_client: FlowClient, provider_http: Mock
+) -> None:
+    # django-oauth-toolkit names itself on a code, not on an error; there is no code to exchange.
+    started = start(user_client)
+    answer = come_back(user_client, error="access_denied", state=state_of(started), iss="").json()
+    assert answer["errors"][0]["code"] == "oauth_provider_error"
+
+
+@override_settings(IDENTITY_PROVIDERS={"local": {**LOCAL, "issuer": "https://id.chat.example"}})
+def test_an_issuer_set_for_the_provider_is_the_one_a_code_must_name(
+    user_client: FlowClient, provider_http: Mock
+) -> None:
+    started = start(user_client)
+    answer_token(provider_http)
+    answer_user(provider_http)
+    refused = come_back(user_client, code="abc", state=state_of(started)).json()
+    assert refused["errors"][0]["code"] == "oauth_issuer_mismatch"
+
+    named = {"code": "abc", "state": state_of(refused), "iss": "https://id.chat.example"}
+    assert come_back(user_client, **named).json()["status"] == "complete"
+
+
+def test_a_provider_that_names_no_issuer_takes_a_code_without_one(
+    user_client: FlowClient, provider_http: Mock
+) -> None:
+    with override_settings(
+        IDENTITY_PROVIDERS={"github": {"client_id": "g", "client_secret": "s"}}
+    ):
+        started = start(user_client, "github")
+        provider_http.post(GitHubProvider.oauth_access_token_url, json=TOKEN)
+        provider_http.get(GitHubProvider.user_url, json={"id": 1, "email": "a@b.c", "name": "A"})
+        done = come_back(user_client, code="abc", state=state_of(started), iss="").json()
+    assert done["status"] == "complete", done
 
 
 def test_a_state_that_is_not_ascii_is_a_mismatch_not_a_crash(

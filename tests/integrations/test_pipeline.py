@@ -121,7 +121,7 @@ def test_chat_with_no_channel_to_post_to_ends_the_flow_saying_why(user_client: F
         state = parse_qs(urlsplit(started["redirect"]["url"]).query)["state"][0]
         answer = user_client.raw.get(
             "/api/pipelines/callback/",
-            {"state": state, "code": "c"},
+            {"state": state, "code": "c", "iss": CHAT_URL},
             HTTP_ACCEPT="application/json",
         ).json()
 

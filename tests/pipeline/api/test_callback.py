@@ -151,8 +151,8 @@ def exchanges(mock: responses.RequestsMock) -> int:
 
 
 def approval(descriptor: dict[str, Any], **extra: str) -> dict[str, str]:
-    """The query the provider sends back when the user approves."""
-    return {"code": "code-1", "state": state_of(descriptor), **extra}
+    """The query the provider sends back when the user approves (it names itself in `iss`)."""
+    return {"code": "code-1", "state": state_of(descriptor), "iss": "http://testserver", **extra}
 
 
 def come_back(client: FlowClient, query: dict[str, str] | None, *, as_json: bool) -> Response:
