@@ -22,11 +22,23 @@ class SessionStore(cache.SessionStore):
 
     def load(self) -> dict[str, Any]:
         try:
-            data: dict[str, Any] | None = self._cache.get(self.cache_key)
+            data = self._cache.get(self.cache_key)
         except UNAVAILABLE:
             raise
         except Exception:  # as Django's backend: a key the cache refuses is no session
             data = None
+        return self._loaded(data)
+
+    async def aload(self) -> dict[str, Any]:
+        try:
+            data = await self._cache.aget(await self.acache_key())
+        except UNAVAILABLE:
+            raise
+        except Exception:
+            data = None
+        return self._loaded(data)
+
+    def _loaded(self, data: dict[str, Any] | None) -> dict[str, Any]:
         if data is not None:
             return data
         self._session_key = None

@@ -96,6 +96,7 @@ class Pipeline:
         self._steps_cache: tuple[int, tuple[PipelineView, ...]] | None = None
         # Bookkeeping of the outermost pipeline for the request being served.
         self._running = False
+        self._finishing = False  # inside `finish_pipeline`
         self._dirty = False
         self._revision = 0
         self._dispatch_request: Request | None = None
@@ -388,12 +389,6 @@ class Pipeline:
             pipeline = pipeline._parent
         return pipeline
 
-    @property
-    def _finishing(self) -> bool:
-        """Inside `finish_pipeline`: the flow is claimed complete while the request runs."""
-        state = self._state
-        return self._running and state is not None and state.status == COMPLETE
-
     def _lookup_state(self) -> FlowState | None:
         if not self._state_known:
             self._state = ownership.latest_flow(self.request, self.pipeline_name)
@@ -480,18 +475,23 @@ class Pipeline:
 
         The claim, `finish_pipeline`'s own writes and the result commit
         together; on a store that cannot roll back, a finish that fails
-        puts the flow back as it was read instead.
+        puts the flow back instead.
         """
         state = self._require_state()
         store = get_store()
         before = state.version
+        bound = state.frame.data, state.frame.child
         claimed = 0
         try:
             with store.atomic():
                 state.status = COMPLETE
                 self._write(force=True)  # the claim: a second finisher gets a conflict
                 claimed = state.version
-                result = self.finish_pipeline()
+                self._finishing = True
+                try:
+                    result = self.finish_pipeline()
+                finally:
+                    self._finishing = False
                 if state.status == FAILED:
                     raise _Rollback
                 state.result = result.outcome if isinstance(result, StepResponse) else result
@@ -507,18 +507,22 @@ class Pipeline:
             return Failure()
         except Exception:
             if claimed and not store.rolls_back:
-                self._release_claim(claimed)
+                self._release_claim(claimed, bound)
             raise
         return Complete(state.result)
 
-    def _release_claim(self, claimed: int) -> None:
-        """After a failed finish on a store that cannot roll back: the flow as it was read.
+    def _release_claim(self, claimed: int, bound: tuple[dict[str, Any], Frame | None]) -> None:
+        """After a failed finish on a store that cannot roll back: the flow before the claim.
 
-        As a rollback leaves it: at the step it was at (inside a nested
-        pipeline, say), at the version the request read, so that the same
-        request succeeds when sent again; never half-finished.
+        Active again at its last step, its input bound (to prefill the
+        form), never half-finished; a store that kept the flow as it read
+        it puts that back instead, as a rollback would (`FlowStore.restore`).
         """
-        get_store().restore(self._require_state(), claimed)
+        state = self._require_state()
+        state.frame.data, state.frame.child = bound
+        state.status, state.result = ACTIVE, None
+        self._frame().step_index = max(len(self.steps()) - 1, 0)
+        get_store().restore(state, claimed)
 
     def _go_back(self) -> Outcome:
         """One step back; the flow no longer waits for a browser it sent away.

@@ -47,7 +47,12 @@ transaction not commit (the result's answer lost, the process killed, the
 commit failing), the flow is complete with a result those writes never
 backed. The database store has no such gap. Closing it would take a claim
 that expires, which another request could take over while its holder
-still runs.
+still runs. Two lesser differences: what is put back is the flow as the
+request read it, so a view of your own that writes its flow twice before
+finishing is put back to before the first write; and a cancel that comes
+while a finish holds its claim is refused (409 `pipeline_finished`) even
+if the finish then fails and the flow goes on, where on a database the
+cancel waits for the finish and wins.
 """
 
 from __future__ import annotations
@@ -336,8 +341,8 @@ class RedisStore(FlowStore):
     def restore(self, state: FlowState, claimed: int) -> bool:
         # The document read, as it was read: its version, its step, its
         # expiry, its indexes with it; `state` itself is left as it is.
-        if state.snapshot is None:
-            raise ValueError(f"flow {state.id} was not read from this store")
+        if state.snapshot is None:  # not read from here: the engine's account of it
+            return super().restore(state, claimed)
         version, doc = state.snapshot
         return self._write(_load(doc, version, None), doc, claimed, version)
 

@@ -98,17 +98,17 @@ class FlowStore(abc.ABC):
         """
 
     def restore(self, state: FlowState, claimed: int) -> bool:
-        """Put the flow back as `state` was read, if it is still at `claimed`; whether it was.
+        """Put the flow back after a failed finish, if it is still at `claimed`; whether it was.
 
-        What a rollback does on a store that has one: after a finish that
-        failed, the claim (version `claimed`) gives way to the flow exactly
-        as the request read it, its version included, so that the same
-        request, sent again, succeeds. A request writes its flow once, or
-        finishes it, so that is the flow as it was before the claim. A
-        store whose writes do not roll back with `atomic()` implements it;
-        the engine never asks the others.
+        `state` is the engine's account of the flow before the claim: active
+        again at its last step, its input bound. This default writes it at a
+        new version: the same request, sent again, is told the flow moved on
+        (409), with its form prefilled. A store that kept the flow as it read
+        it (`RedisStore`) writes that back instead, version included, as a
+        rollback would, so that the same request succeeds. Only a store whose
+        writes do not roll back with `atomic()` is asked.
         """
-        raise NotImplementedError(f"{type(self).__name__} does not restore flows")
+        return self.compare_and_set(state, claimed)
 
     @abc.abstractmethod
     def delete(self, flow_id: str) -> None:

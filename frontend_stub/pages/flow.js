@@ -10,7 +10,7 @@
 //   other     refused, the flow as it was (an envelope's 400, 413, 429, 503...): the step
 //             stays, with what was typed, under the envelope's message
 
-import { api, ApiUnreachable } from "../api.js";
+import { api, ApiUnreachable, apiUrl } from "../api.js";
 import { h, own } from "../render/dom.js";
 import { renderDescriptor, renderErrorSummary } from "../render/descriptor.js";
 import { loadNames } from "../names.js";
@@ -117,6 +117,7 @@ export async function flowPage(view, { id, error = null, started = null }) {
     const version = descriptor.step?.version;
     const rendered = renderDescriptor(descriptor, {
       names,
+      apiRoot: apiUrl("/"),
       notice,
       focusErrors,
       followRedirects: follow,

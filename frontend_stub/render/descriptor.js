@@ -15,7 +15,6 @@
 // Renderers are pure: they build elements and call back (`ctx.on*`) on user
 // actions; pages/flow.js does the requests and decides what to show next.
 
-import { apiUrl } from "../api.js";
 import { h, humanize, own, safeUrl } from "./dom.js";
 import { renderForm } from "./form.js";
 
@@ -35,7 +34,8 @@ const FALLBACK_TITLES = {
 
 /**
  * @param descriptor  the step descriptor
- * @param ctx  names: display names (names.js); notice: {tone, message} to show under the title;
+ * @param ctx  names: display names (names.js); apiRoot: the API's URL, which paths are on;
+ *   notice: {tone, message} to show under the title;
  *   focusErrors: focus the first error rather than the title;
  *   followRedirects: go to a redirect's URL at once;
  *   onSubmit(action, data), onAction(action), onRestart(): what the user did
@@ -187,7 +187,7 @@ function renderFormStep(descriptor, ctx) {
 
 function renderRedirectStep(descriptor, ctx) {
   // A path is on the API's origin, as the hrefs of `actions` are, not on this app's.
-  const url = safeUrl(descriptor.redirect?.url, apiUrl("/"));
+  const url = safeUrl(descriptor.redirect?.url, ctx.apiRoot);
   const errors = descriptor.errors ?? [];
   const summary = renderErrorSummary(errors);
   // With errors to read (a failed sign-in), the user goes on when ready.

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
 
 from backend.config.cache_sessions import SessionStore
 from tests.pipeline.test_store import REDIS_URL, redis_client
@@ -63,3 +64,9 @@ def test_a_redis_that_is_down_is_an_error_not_an_empty_session(settings: Any) ->
     _sessions_in(settings, f"redis://127.0.0.1:{free_port()}/0")
     with pytest.raises(redis.ConnectionError):
         SessionStore("abcdefgh12345678").load()
+
+
+def test_a_redis_that_is_down_is_an_error_read_asynchronously_too(settings: Any) -> None:
+    _sessions_in(settings, f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(redis.ConnectionError):
+        async_to_sync(SessionStore("abcdefgh12345678").aload)()

@@ -1,17 +1,22 @@
 """The concepts and examples of Sentry's pipeline README, run through plain DRF views."""
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 import time_machine
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, Group
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import OperationalError
 from django.test import override_settings
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
 from backend.pipeline import PipelineNotInitialized
 from backend.pipeline.errors import UnknownProvider
-from backend.pipeline.store import get_store
+from backend.pipeline.store import DatabaseStore, get_store
 from tests.conftest import FlowClient
 from tests.pipeline.examples import (
     EXAMPLE_PIPELINES,
@@ -309,3 +314,61 @@ def test_the_initialize_view_starts_over_however_often_the_user_comes_back() -> 
         started = browser.post("/sentry/init/sentry/", {}, format="json")
         assert started.status_code == 200, started.json()
         assert started.json()["step"]["name"] == "get_user_input"
+
+
+class ErrorThenClearPipeline(SentryPipeline):
+    """Ends as Sentry's integration pipeline does when its build fails: the error
+    response is kept, the session cleared, then the error answered."""
+
+    pipeline_name = "error_then_clear"
+
+    def finish_pipeline(self) -> object:
+        response = self.error("The account is linked to another user.", code="taken")
+        self.clear_session()
+        return response
+
+
+def test_finish_pipeline_may_clear_the_session_after_calling_error(
+    client: FlowClient,
+) -> None:
+    with override_settings(
+        PIPELINE_CLASSES=[*EXAMPLE_PIPELINES, "tests.pipeline.test_base.ErrorThenClearPipeline"]
+    ):
+        descriptor = client.start("error_then_clear", "sentry").json()
+        descriptor = client.submit(descriptor, {"my_data": "x"}).json()
+        client.raw.raise_request_exception = False
+        failed = client.submit(descriptor, {"api_token": "t0k"})
+        assert failed.status_code == 200, failed.content
+        assert (failed.json()["status"], failed.json()["errors"][0]["code"]) == ("failed", "taken")
+        shown = client.show(descriptor["id"])
+        assert shown.status_code == 200, shown.content
+        assert shown.json()["status"] == "failed"
+
+
+class _StoreWithoutRollback(DatabaseStore):
+    """A store as the FlowStore interface allows one: its writes do not roll back."""
+
+    rolls_back = False
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        yield
+
+
+def test_a_finish_that_fails_on_a_store_that_cannot_roll_back_answers_its_own_error(
+    client: FlowClient, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.PIPELINE_STORE = f"{__name__}._StoreWithoutRollback"
+    descriptor = client.start("sentry", "sentry").json()
+    descriptor = client.submit(descriptor, {"my_data": "x"}).json()
+
+    def database_down(self: SentryPipeline) -> Any:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(SentryPipeline, "finish_pipeline", database_down)
+    client.raw.raise_request_exception = False
+    refused = client.submit(descriptor, {"api_token": "t0k"})
+
+    assert refused.status_code == 503, refused.content
+    shown = client.show(descriptor["id"]).json()
+    assert (shown["status"], shown["step"]["name"]) == ("active", "api_token"), shown

@@ -216,8 +216,8 @@ def _expire_as_redis_would(store: RedisStore) -> None:
 def test_a_finish_that_met_an_outage_succeeds_when_the_same_request_is_sent_again_on_redis(
     client: FlowClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # PROTOCOL, Outages: "nothing is half-written and the same request succeeds once
-    # the database is back". On the database store the retry is answered 200.
+    # backend/pipeline/README.md, Outages: "nothing is half-written and the same
+    # request succeeds once the database is back", as on the database store.
     confirm = _at_confirm(client)
 
     def database_down(self: OnboardingPipeline) -> Any:
@@ -325,8 +325,8 @@ class _AccountLastProvider(PipelineProvider):
 def test_a_finish_that_crashes_after_a_nested_last_step_puts_the_flow_back_at_that_step(
     client: FlowClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # On the database store the finish rolls back: the flow is where it was before
-    # the last submit, inside the nested pipeline at its last step ("name").
+    # As a rollback leaves it on the database store: where it was before the last
+    # submit, inside the nested pipeline at its last step ("name").
     monkeypatch.setitem(parent_manager._providers, "account_last", _AccountLastProvider)
     started = client.start("setup", "account_last").json()
     at_name = client.submit(started, {"email": "ada@example.com"}).json()

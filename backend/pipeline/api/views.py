@@ -454,9 +454,10 @@ def _conflict(pipeline: Pipeline) -> Response:
 def _checked_return_to(request: Request, url: str) -> str:
     """`url` if it is relative or on an allowed origin, and not too long to keep.
 
-    Long as the callback's `Location` will carry it, percent-encoded: a
-    character can take twelve there, and past 16,384 Django refuses to
-    redirect, after the step has run.
+    Its length is counted percent-encoded (`é` counts six): the callback's
+    `Location` carries it so, and past 16,384 characters Django refuses to
+    redirect, after the step has run. The callback's own encoding of the
+    query (`/` as `%2F`) makes it at most three times longer than counted.
     """
     if len(iri_to_uri(url)) > MAX_RETURN_TO_LENGTH:
         raise InvalidReturnTo(_("The return address is too long."))
