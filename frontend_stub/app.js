@@ -127,6 +127,15 @@ document.addEventListener("click", (event) => {
 });
 window.addEventListener("popstate", () => route());
 
+// Opened elsewhere (a middle-click, the link's menu), a link is its own address:
+// it gets `?api=` just before, as the addresses the app pushes have it.
+for (const type of ["pointerdown", "focusin"]) {
+  document.addEventListener(type, (event) => {
+    const link = event.target.closest?.("a[data-route]");
+    if (link) link.href = appUrl(link.getAttribute("href"));
+  });
+}
+
 document.getElementById("api-base").textContent = apiBase || "this origin";
 document.getElementById("api-schema").href = apiUrl("/api/schema/");
 await loadUser();

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from unittest import mock
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
@@ -275,3 +276,14 @@ def test_the_flows_address_resumes_it_in_another_tab(spa: Spa) -> None:
     second = spa.new_page()
     second.goto(first.url)  # what a user copies from the address bar
     expect(spa.heading(second)).to_have_text("About you")
+
+
+def test_a_link_of_the_app_opened_in_another_tab_keeps_the_api(spa: Spa) -> None:
+    """A middle-click opens the link's own address, which the app does not handle."""
+    page = spa.open()
+    with spa.context.expect_page() as opened:
+        page.get_by_role("link", name="Log in").click(button="middle")
+    other = opened.value
+    other.wait_for_load_state()
+    assert parse_qs(urlsplit(other.url).query).get("api") == [spa.api], other.url
+    expect(other.get_by_role("heading", name="Log in")).to_be_visible()
