@@ -8,6 +8,7 @@ names a `base_url`.
 """
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.utils.translation import gettext_lazy as _
 
@@ -38,9 +39,13 @@ class LocalProvider(OAuth2Provider):
         return self._url(USER_PATH)
 
     def get_issuer(self) -> str:
-        # The server names itself by its origin (its metadata is not served),
-        # in `iss` of every answer (COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS).
-        return super().get_issuer() or self._url("/").rstrip("/")
+        # The server names itself in `iss` by its origin alone, whatever path
+        # it is served under: it serves no metadata, which would name it.
+        configured = super().get_issuer()
+        if configured:
+            return configured
+        server = urlsplit(self._url("/"))
+        return f"{server.scheme}://{server.netloc}"
 
     def parse_user(self, described: dict[str, Any]) -> dict[str, Any]:
         channels = described.get("channels", [])

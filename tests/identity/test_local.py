@@ -104,6 +104,19 @@ def test_a_base_url_is_joined_to_the_endpoint_paths_without_a_double_slash(
 
 
 @override_settings(
+    IDENTITY_PROVIDERS={"local": {**LOCAL, "base_url": "https://chat.example/sso/"}}
+)
+def test_a_server_under_a_path_is_taken_to_name_itself_by_its_origin(
+    user_client: FlowClient, provider_http: Mock
+) -> None:
+    started = start(user_client)
+    provider_http.post("https://chat.example/sso/o/token/", json=TOKEN)
+    provider_http.get("https://chat.example/sso/o/userinfo/", json=USER)
+    back = {"code": "abc", "state": state_of(started), "iss": "https://chat.example"}
+    assert come_back(user_client, **back).json()["status"] == "complete"
+
+
+@override_settings(
     IDENTITY_PROVIDERS={"local": {**LOCAL, "authorize_url": "https://elsewhere.example/authorize"}}
 )
 def test_the_local_endpoints_follow_the_base_url_and_nothing_else(
