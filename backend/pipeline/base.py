@@ -16,6 +16,7 @@ Compared with Sentry's pipeline, whose names and meaning it keeps:
 
 from __future__ import annotations
 
+import copy
 import hmac
 import json
 import uuid
@@ -480,7 +481,8 @@ class Pipeline:
         state = self._require_state()
         store = get_store()
         before = state.version
-        bound = state.frame.data, state.frame.child
+        # What to put back should the finish fail where nothing rolls back.
+        bound = None if store.rolls_back else copy.deepcopy((state.frame.data, state.frame.child))
         claimed = 0
         try:
             with store.atomic():
@@ -506,7 +508,7 @@ class Pipeline:
             self._changed()
             return Failure()
         except Exception:
-            if claimed and not store.rolls_back:
+            if claimed and bound is not None:
                 self._release_claim(claimed, bound)
             raise
         return Complete(state.result)
@@ -515,8 +517,9 @@ class Pipeline:
         """After a failed finish on a store that cannot roll back: the flow before the claim.
 
         Active again at its last step, its input bound (to prefill the
-        form), never half-finished; a store that kept the flow as it read
-        it puts that back instead, as a rollback would (`FlowStore.restore`).
+        form), never half-finished; a nested pipeline there, already ended,
+        starts again. A store that kept the flow as it read it puts that
+        back instead, as a rollback would (`FlowStore.restore`).
         """
         state = self._require_state()
         state.frame.data, state.frame.child = bound

@@ -101,8 +101,9 @@ class FlowStore(abc.ABC):
         """Put the flow back after a failed finish, if it is still at `claimed`; whether it was.
 
         `state` is the engine's account of the flow before the claim: active
-        again at its last step, its input bound. This default writes it at a
-        new version: the same request, sent again, is told the flow moved on
+        again at its last step, its input bound (a nested pipeline there,
+        already ended, starts again). This default writes it at a new
+        version: the same request, sent again, is told the flow moved on
         (409), with its form prefilled. A store that kept the flow as it read
         it (`RedisStore`) writes that back instead, version included, as a
         rollback would, so that the same request succeeds. Only a store whose

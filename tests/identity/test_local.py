@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 import responses
-from django.test import override_settings
+from django.test import Client, override_settings
+from oauth2_provider.models import get_application_model
 
 from backend.identity.local import LocalProvider
 from backend.identity.models import Identity
@@ -104,19 +105,6 @@ def test_a_base_url_is_joined_to_the_endpoint_paths_without_a_double_slash(
 
 
 @override_settings(
-    IDENTITY_PROVIDERS={"local": {**LOCAL, "base_url": "https://chat.example/sso/"}}
-)
-def test_a_server_under_a_path_is_taken_to_name_itself_by_its_origin(
-    user_client: FlowClient, provider_http: Mock
-) -> None:
-    started = start(user_client)
-    provider_http.post("https://chat.example/sso/o/token/", json=TOKEN)
-    provider_http.get("https://chat.example/sso/o/userinfo/", json=USER)
-    back = {"code": "abc", "state": state_of(started), "iss": "https://chat.example"}
-    assert come_back(user_client, **back).json()["status"] == "complete"
-
-
-@override_settings(
     IDENTITY_PROVIDERS={"local": {**LOCAL, "authorize_url": "https://elsewhere.example/authorize"}}
 )
 def test_the_local_endpoints_follow_the_base_url_and_nothing_else(
@@ -163,3 +151,50 @@ def test_a_local_identity_keeps_the_users_channels(
     identity = Identity.objects.get()
     assert (identity.idp.type, identity.external_id) == ("local", "42")
     assert identity.data["data"]["user"]["channels"] == ["alerts", "ops"]
+
+
+#: The local server where a proxy serves it under a path (`LOCAL_OAUTH_BASE_URL`).
+UNDER_A_PATH = {**LOCAL, "base_url": "https://chat.example/sso/"}
+
+
+@override_settings(
+    IDENTITY_PROVIDERS={"local": UNDER_A_PATH},
+    ALLOWED_HOSTS=["testserver", "chat.example"],
+)
+def test_a_local_server_under_a_path_has_its_code_exchanged(
+    user_client: FlowClient, user: Any
+) -> None:
+    # The code as the demo's server really answers it: django-oauth-toolkit,
+    # reached through the proxy that serves it at https://chat.example/sso/.
+    started = start(user_client)
+    authorize = query_of(redirect_url(started))
+    application_model = get_application_model()
+    application_model.objects.create(
+        client_id="cid",
+        client_secret="sec",
+        user=user,
+        client_type=application_model.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=application_model.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=authorize["redirect_uri"],
+        algorithm="",
+    )
+    browser = Client()
+    browser.force_login(user)
+    consent = browser.post(
+        "/o/authorize/",
+        {**authorize, "allow": "Allow"},
+        secure=True,
+        HTTP_HOST="chat.example",
+        SCRIPT_NAME="/sso",
+    )
+    assert consent.status_code == 302, consent.content
+    answer = query_of(consent["Location"])
+    assert answer["code"], answer
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post("https://chat.example/sso/o/token/", json=TOKEN)
+        mock.get("https://chat.example/sso/o/userinfo/", json=USER)
+        back = {"code": answer["code"], "state": answer["state"], "iss": answer.get("iss", "")}
+        done = come_back(user_client, **back).json()
+
+    assert done["status"] == "complete", (answer.get("iss"), done.get("errors"))

@@ -372,3 +372,24 @@ def test_a_finish_that_fails_on_a_store_that_cannot_roll_back_answers_its_own_er
     assert refused.status_code == 503, refused.content
     shown = client.show(descriptor["id"]).json()
     assert (shown["status"], shown["step"]["name"]) == ("active", "api_token"), shown
+
+
+def test_a_finish_that_fails_puts_back_what_was_bound_before_it_began(
+    client: FlowClient, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.PIPELINE_STORE = f"{__name__}._StoreWithoutRollback"
+    descriptor = client.start("sentry", "sentry").json()
+    descriptor = client.submit(descriptor, {"my_data": "x"}).json()
+
+    def spoils_then_fails(self: SentryPipeline) -> Any:
+        self.bind_state("user_input", None)
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(SentryPipeline, "finish_pipeline", spoils_then_fails)
+    client.raw.raise_request_exception = False
+    assert client.submit(descriptor, {"api_token": "t0k"}).status_code == 503
+
+    stored = get_store().load(descriptor["id"])
+    assert stored is not None
+    assert stored.frame.data["user_input"] == {"my_data": "x"}
+    assert stored.frame.data["api_token"] == {"api_token": "t0k"}
