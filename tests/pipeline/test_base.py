@@ -355,18 +355,26 @@ class _StoreWithoutRollback(DatabaseStore):
         yield
 
 
-def test_a_finish_that_fails_on_a_store_that_cannot_roll_back_answers_its_own_error(
-    client: FlowClient, settings: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def at_the_last_step_without_rollback(client: FlowClient, settings: Any) -> dict[str, Any]:
+    """A Sentry example flow at its last step, kept by a store that cannot roll back."""
     settings.PIPELINE_STORE = f"{__name__}._StoreWithoutRollback"
     descriptor = client.start("sentry", "sentry").json()
-    descriptor = client.submit(descriptor, {"my_data": "x"}).json()
+    at_last: dict[str, Any] = client.submit(descriptor, {"my_data": "x"}).json()
+    client.raw.raise_request_exception = False
+    return at_last
 
+
+def test_a_finish_that_fails_on_a_store_that_cannot_roll_back_answers_its_own_error(
+    client: FlowClient,
+    at_the_last_step_without_rollback: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def database_down(self: SentryPipeline) -> Any:
         raise OperationalError("database is locked")
 
     monkeypatch.setattr(SentryPipeline, "finish_pipeline", database_down)
-    client.raw.raise_request_exception = False
+    descriptor = at_the_last_step_without_rollback
     refused = client.submit(descriptor, {"api_token": "t0k"})
 
     assert refused.status_code == 503, refused.content
@@ -375,18 +383,16 @@ def test_a_finish_that_fails_on_a_store_that_cannot_roll_back_answers_its_own_er
 
 
 def test_a_finish_that_fails_puts_back_what_was_bound_before_it_began(
-    client: FlowClient, settings: Any, monkeypatch: pytest.MonkeyPatch
+    client: FlowClient,
+    at_the_last_step_without_rollback: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings.PIPELINE_STORE = f"{__name__}._StoreWithoutRollback"
-    descriptor = client.start("sentry", "sentry").json()
-    descriptor = client.submit(descriptor, {"my_data": "x"}).json()
-
     def spoils_then_fails(self: SentryPipeline) -> Any:
         self.bind_state("user_input", None)
         raise OperationalError("database is locked")
 
     monkeypatch.setattr(SentryPipeline, "finish_pipeline", spoils_then_fails)
-    client.raw.raise_request_exception = False
+    descriptor = at_the_last_step_without_rollback
     assert client.submit(descriptor, {"api_token": "t0k"}).status_code == 503
 
     stored = get_store().load(descriptor["id"])
