@@ -12,11 +12,21 @@ import pytest
 import time_machine
 from django.db import OperationalError
 from django.test import override_settings
-from playwright.sync_api import Route, expect
+from playwright.sync_api import Page, Route, expect
 
 from .conftest import Spa
 
 pytestmark = pytest.mark.browser
+
+
+def about_you_filled(spa: Spa, name: str = "Ada") -> Page:
+    """An onboarding flow started, its first step filled in and not yet sent."""
+    page = spa.open()
+    spa.start("Onboarding", "Default")
+    expect(spa.heading()).to_have_text("About you")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Name").fill(name)
+    return page
 
 
 def test_onboarding_with_an_error_fixed_a_step_back_and_the_result(spa: Spa) -> None:
@@ -113,12 +123,8 @@ def test_cancel_shows_the_flow_cancelled_and_leads_back_to_the_catalog(spa: Spa)
 
 
 def test_an_expired_flow_offers_to_start_again(spa: Spa) -> None:
-    page = spa.open()
-    spa.start("Onboarding", "Default")
-    expect(spa.heading()).to_have_text("About you")
+    page = about_you_filled(spa)
     expired_id = spa.flow_id()
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Name").fill("Ada")
 
     # The live server runs in a thread of this process: moving the clock moves its clock.
     later = datetime.now(UTC) + timedelta(hours=2)
@@ -168,11 +174,7 @@ def test_a_stale_tab_gets_the_current_step_with_a_notice(spa: Spa) -> None:
 
 
 def test_a_lost_connection_keeps_the_step_and_what_was_typed(spa: Spa) -> None:
-    page = spa.open()
-    spa.start("Onboarding", "Default")
-    expect(spa.heading()).to_have_text("About you")
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Name").fill("Ada")
+    page = about_you_filled(spa)
 
     flow_url = f"{spa.api}/api/pipelines/{spa.flow_id()}/"
     page.route(flow_url, lambda route: route.abort("internetdisconnected"))
@@ -189,11 +191,7 @@ def test_a_lost_connection_keeps_the_step_and_what_was_typed(spa: Spa) -> None:
 
 def test_a_malformed_submit_keeps_the_step_and_what_was_typed(spa: Spa) -> None:
     """400 with an envelope (the request itself refused): its errors above the step as typed."""
-    page = spa.open()
-    spa.start("Onboarding", "Default")
-    expect(spa.heading()).to_have_text("About you")
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Name").fill("Ada")
+    page = about_you_filled(spa)
 
     def malformed(route: Route) -> None:
         """The submit as sent, with its `data` (which must be an object) in a list."""
@@ -222,11 +220,7 @@ def test_a_malformed_submit_keeps_the_step_and_what_was_typed(spa: Spa) -> None:
 
 def test_a_submit_refused_as_too_large_keeps_the_step_and_what_was_typed(spa: Spa) -> None:
     """413 `payload_too_large`: nothing moved; the user can shorten what they typed and resend."""
-    page = spa.open()
-    spa.start("Onboarding", "Default")
-    expect(spa.heading()).to_have_text("About you")
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Name").fill("Augusta Ada King, Countess of Lovelace")
+    page = about_you_filled(spa, name="Augusta Ada King, Countess of Lovelace")
 
     with override_settings(PIPELINE_MAX_BODY_SIZE=64):
         page.get_by_role("button", name="Continue").click()
@@ -240,11 +234,7 @@ def test_a_submit_while_the_database_is_down_keeps_the_step_and_can_be_sent_agai
     spa: Spa,
 ) -> None:
     """503 `database_unavailable`, `Retry-After`: nothing was written, the same submit will do."""
-    page = spa.open()
-    spa.start("Onboarding", "Default")
-    expect(spa.heading()).to_have_text("About you")
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Name").fill("Ada")
+    page = about_you_filled(spa)
 
     # The live server runs in a thread of this process: the patch reaches it.
     down = OperationalError("database is locked")

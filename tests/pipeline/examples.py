@@ -431,3 +431,15 @@ class ClearingPipeline(Pipeline):
         result = {"token": self.fetch_state("api_token")}
         self.clear_session()
         return result
+
+
+class ErrorThenClearPipeline(SentryPipeline):
+    """Ends as Sentry's integration pipeline does when its build fails: the error
+    response is kept, the session cleared, then the error answered."""
+
+    pipeline_name = "error_then_clear"
+
+    def finish_pipeline(self) -> Any:
+        response = self.error("The account is linked to another user.", code="taken")
+        self.clear_session()
+        return response

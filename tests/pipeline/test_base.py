@@ -279,15 +279,20 @@ def test_get_for_request_works_with_a_provider_manager_that_only_has_get(
     assert found.is_valid()
 
 
+def _at_the_last_step(client: FlowClient, pipeline: str = "sentry") -> dict[str, Any]:
+    """A flow of the Sentry example's steps (of `pipeline`), at its last step."""
+    descriptor = client.start(pipeline, "sentry").json()
+    at_last: dict[str, Any] = client.submit(descriptor, {"my_data": "x"}).json()
+    return at_last
+
+
 def test_finish_pipeline_may_clear_the_session_as_sentrys_pipelines_do(
     client: FlowClient,
 ) -> None:
     with override_settings(
         PIPELINE_CLASSES=[*EXAMPLE_PIPELINES, "tests.pipeline.examples.ClearingPipeline"]
     ):
-        descriptor = client.start("clearing", "sentry").json()
-        descriptor = client.submit(descriptor, {"my_data": "x"}).json()
-        done = client.submit(descriptor, {"api_token": "t0k"})
+        done = client.submit(_at_the_last_step(client, "clearing"), {"api_token": "t0k"})
 
     assert done.status_code == 200
     assert done.json()["kind"] == "complete"
@@ -316,26 +321,13 @@ def test_the_initialize_view_starts_over_however_often_the_user_comes_back() -> 
         assert started.json()["step"]["name"] == "get_user_input"
 
 
-class ErrorThenClearPipeline(SentryPipeline):
-    """Ends as Sentry's integration pipeline does when its build fails: the error
-    response is kept, the session cleared, then the error answered."""
-
-    pipeline_name = "error_then_clear"
-
-    def finish_pipeline(self) -> object:
-        response = self.error("The account is linked to another user.", code="taken")
-        self.clear_session()
-        return response
-
-
 def test_finish_pipeline_may_clear_the_session_after_calling_error(
     client: FlowClient,
 ) -> None:
     with override_settings(
-        PIPELINE_CLASSES=[*EXAMPLE_PIPELINES, "tests.pipeline.test_base.ErrorThenClearPipeline"]
+        PIPELINE_CLASSES=[*EXAMPLE_PIPELINES, "tests.pipeline.examples.ErrorThenClearPipeline"]
     ):
-        descriptor = client.start("error_then_clear", "sentry").json()
-        descriptor = client.submit(descriptor, {"my_data": "x"}).json()
+        descriptor = _at_the_last_step(client, "error_then_clear")
         client.raw.raise_request_exception = False
         failed = client.submit(descriptor, {"api_token": "t0k"})
         assert failed.status_code == 200, failed.content
@@ -359,10 +351,8 @@ class _StoreWithoutRollback(DatabaseStore):
 def at_the_last_step_without_rollback(client: FlowClient, settings: Any) -> dict[str, Any]:
     """A Sentry example flow at its last step, kept by a store that cannot roll back."""
     settings.PIPELINE_STORE = f"{__name__}._StoreWithoutRollback"
-    descriptor = client.start("sentry", "sentry").json()
-    at_last: dict[str, Any] = client.submit(descriptor, {"my_data": "x"}).json()
     client.raw.raise_request_exception = False
-    return at_last
+    return _at_the_last_step(client)
 
 
 def test_a_finish_that_fails_on_a_store_that_cannot_roll_back_answers_its_own_error(
