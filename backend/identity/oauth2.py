@@ -63,6 +63,13 @@ class OAuthFailure(Exception):
         self.message = message
 
 
+class OAuthNotConfigured(OAuthFailure):
+    """A setting the provider needs is found nowhere: trying again cannot help."""
+
+    def __init__(self) -> None:
+        super().__init__("oauth_not_configured", _("This provider is not set up."))
+
+
 class OAuth2Provider(Provider):
     """An identity provider speaking OAuth2's authorization code flow with PKCE.
 
@@ -103,7 +110,7 @@ class OAuth2Provider(Provider):
         if not value:
             value = conf.provider_settings(self.key).get(name)
         if not value:
-            raise OAuthFailure("oauth_not_configured", _("This provider is not set up."))
+            raise OAuthNotConfigured()
         return str(value)
 
     def get_issuer(self) -> str:
@@ -115,7 +122,7 @@ class OAuth2Provider(Provider):
         """
         try:
             return self.get_oauth_setting("issuer")
-        except OAuthFailure:
+        except OAuthNotConfigured:
             return ""
 
     def get_oauth_scopes(self) -> list[str]:
@@ -286,6 +293,8 @@ class OAuth2CallbackView(PipelineView):
                 redirect_uri=attempt["redirect_uri"],
             )
             user = provider.get_user(token)
+        except OAuthNotConfigured as failure:
+            return pipeline.error(failure.message, code=failure.code)
         except OAuthFailure as failure:
             return retry(pipeline, failure.code, failure.message)
         pipeline.bind_state("token", token)

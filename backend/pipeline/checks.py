@@ -8,6 +8,7 @@ from django.utils.module_loading import import_string
 from .api.throttling import is_valid_rate
 from .conf import conf
 from .redirects import is_allowed_target
+from .store import FlowStore
 
 
 @register()
@@ -19,6 +20,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
     if conf.MAX_BODY_SIZE <= 0:
         errors.append(Error("PIPELINE_MAX_BODY_SIZE must be positive.", id="pipeline.E002"))
+    # Each of these at zero or below refuses every start or every step, or
+    # drops a flow before it expires, rather than failing where it is set.
+    if conf.MAX_ACTIVE_FLOWS <= 0:
+        errors.append(Error("PIPELINE_MAX_ACTIVE_FLOWS must be positive.", id="pipeline.E009"))
+    if conf.MAX_STATE_SIZE <= 0:
+        errors.append(Error("PIPELINE_MAX_STATE_SIZE must be positive.", id="pipeline.E010"))
+    if conf.REDIS_GRACE < 0:
+        errors.append(
+            Error("PIPELINE_REDIS_GRACE must be zero or more seconds.", id="pipeline.E012")
+        )
     names: set[str] = set()
     for path in conf.CLASSES:
         try:
@@ -51,9 +62,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     try:
-        import_string(conf.STORE)
+        store_cls = import_string(conf.STORE)
     except ImportError as exc:
         errors.append(
             Error(f"PIPELINE_STORE: cannot import {conf.STORE!r}: {exc}", id="pipeline.E006")
         )
+    else:
+        if not (isinstance(store_cls, type) and issubclass(store_cls, FlowStore)):
+            errors.append(
+                Error(f"PIPELINE_STORE: {conf.STORE} is not a FlowStore.", id="pipeline.E011")
+            )
     return errors

@@ -63,7 +63,9 @@ class UnknownPipeline(PipelineError):
     default_detail = _("No such pipeline.")
 
 
-class UnknownProvider(PipelineError):
+class UnknownProvider(PipelineError, LookupError):
+    """Also a `LookupError`, as a provider manager's `get` is to raise for a key it lacks."""
+
     status_code = status.HTTP_404_NOT_FOUND
     default_code = "unknown_provider"
     default_detail = _("No such provider for this pipeline.")

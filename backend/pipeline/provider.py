@@ -54,8 +54,8 @@ P = TypeVar("P", bound=type[PipelineProvider])
 class ProviderLookup(Protocol):
     """All a pipeline asks of its provider manager, as Sentry's pipeline does.
 
-    `get` answers a fresh provider for a key, and raises `UnknownProvider`
-    or a `LookupError` (a `KeyError`, say) for a key it does not serve.
+    `get` answers a fresh provider for a key, and raises a `LookupError`
+    (a `KeyError`, say, or `UnknownProvider`) for a key it does not serve.
     `ProviderManager` below is one; any object with such a `get` will do.
     """
 
@@ -68,7 +68,7 @@ def serves(manager: ProviderLookup, provider_key: str) -> bool:
         return provider_key in manager
     try:
         return manager.get(provider_key) is not None
-    except (UnknownProvider, LookupError):
+    except LookupError:
         return False
 
 

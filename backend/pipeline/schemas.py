@@ -5,7 +5,11 @@ last word on validation. The single-page app only knows JSON Schema, so the
 serializer is translated here. The schema is a convenience for the browser:
 where a serializer rule has no faithful JSON Schema equivalent, it is left out
 rather than approximated, because a schema stricter than the serializer would
-stop users from sending data the server accepts.
+stop users from sending data the server accepts. The one deliberate
+exception is form: a value the serializer takes in several spellings is
+described in the one it binds and shows again (a decimal as a string of
+digits, a date as `YYYY-MM-DD`), so that what a form sends, and what it is
+prefilled with after a back, is valid for its own schema.
 """
 
 from __future__ import annotations

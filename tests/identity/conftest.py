@@ -191,9 +191,18 @@ class NoAuthorizeUrlProvider(GitHubProvider):
     oauth_authorize_url = ""
 
 
+class NoTokenUrlProvider(GitHubProvider):
+    """A provider that sends the browser away but has nowhere to exchange the code."""
+
+    key = "tokenless"
+    name = _("Tokenless")
+    oauth_access_token_url = ""
+
+
 test_identity_manager = ProviderManager()
 test_identity_manager.register(PinnedClientProvider)
 test_identity_manager.register(NoAuthorizeUrlProvider)
+test_identity_manager.register(NoTokenUrlProvider)
 
 
 class CustomIdentityPipeline(IdentityPipeline):

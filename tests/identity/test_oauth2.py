@@ -837,6 +837,7 @@ PROVIDERS_WITH_CUSTOM = {
     "local": LOCAL,
     "pinned": {"client_id": "settings-id", "client_secret": "settings-secret"},
     "nowhere": {"client_id": "settings-id", "client_secret": "settings-secret"},
+    "tokenless": {"client_id": "settings-id", "client_secret": "settings-secret"},
 }
 
 
@@ -910,6 +911,23 @@ def test_a_provider_missing_a_setting_fails_the_flow_as_not_configured(
     assert (failed["status"], failed["kind"]) == ("failed", "error")
     assert [error["code"] for error in failed["errors"]] == ["oauth_not_configured"]
     assert failed["errors"][0]["message"] == "This provider is not set up."
+    assert len(provider_http.calls) == 0
+
+
+@override_settings(IDENTITY_PROVIDERS=PROVIDERS_WITH_CUSTOM, PIPELINE_CLASSES=TEST_PIPELINES)
+def test_a_callback_missing_a_setting_fails_the_flow_rather_than_asking_again(
+    user_client: FlowClient, provider_http: Mock
+) -> None:
+    # Sending the user back to sign in could only end the same way, forever.
+    started = user_client.start("custom_identity", "tokenless").json()
+    assert started["step"]["name"] == "login"
+
+    answer = come_back(user_client, code="abc", state=state_of(started), iss="")
+
+    assert answer.status_code == 200, answer.content
+    failed = answer.json()
+    assert (failed["status"], failed["kind"]) == ("failed", "error")
+    assert [error["code"] for error in failed["errors"]] == ["oauth_not_configured"]
     assert len(provider_http.calls) == 0
 
 

@@ -22,6 +22,27 @@ def test_body_size_must_be_positive() -> None:
         assert _ids() == ["pipeline.E002"]
 
 
+@pytest.mark.parametrize("limit", [0, -1])
+def test_the_active_flow_limit_must_be_positive(limit: int) -> None:
+    with override_settings(PIPELINE_MAX_ACTIVE_FLOWS=limit):
+        assert _ids() == ["pipeline.E009"]
+
+
+def test_the_state_size_limit_must_be_positive() -> None:
+    with override_settings(PIPELINE_MAX_STATE_SIZE=0):
+        assert _ids() == ["pipeline.E010"]
+
+
+def test_the_redis_grace_must_not_be_negative() -> None:
+    with override_settings(PIPELINE_REDIS_GRACE=-5):
+        assert _ids() == ["pipeline.E012"]
+
+
+def test_no_redis_grace_passes() -> None:
+    with override_settings(PIPELINE_REDIS_GRACE=0):
+        assert _ids() == []
+
+
 def test_pipeline_classes_must_import() -> None:
     with override_settings(PIPELINE_CLASSES=["backend.nowhere.Pipeline"]):
         assert _ids() == ["pipeline.E003"]
@@ -55,6 +76,17 @@ def test_frontend_url_may_be_a_path_or_on_an_allowed_origin(url: str) -> None:
 def test_store_must_import() -> None:
     with override_settings(PIPELINE_STORE="backend.pipeline.store.Nowhere"):
         assert _ids() == ["pipeline.E006"]
+
+
+@pytest.mark.parametrize("path", ["backend.pipeline.Pipeline", "backend.pipeline.conf.conf"])
+def test_the_store_must_be_a_flow_store(path: str) -> None:
+    with override_settings(PIPELINE_STORE=path):
+        assert _ids() == ["pipeline.E011"]
+
+
+def test_the_redis_store_passes() -> None:
+    with override_settings(PIPELINE_STORE="backend.pipeline.redis_store.RedisStore"):
+        assert _ids() == []
 
 
 @pytest.mark.parametrize("rate", ["lots", "5/fortnight", "5/", "-1/min", "/min"])

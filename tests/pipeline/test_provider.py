@@ -32,6 +32,12 @@ def test_manager_get_of_an_unknown_key_raises_unknown_provider(key: object) -> N
         manager.get(key)  # type: ignore[arg-type]
 
 
+def test_an_unknown_provider_is_a_lookup_error_as_the_manager_contract_says() -> None:
+    # Code written against any manager catches LookupError; ours must be caught too.
+    with pytest.raises(LookupError):
+        ProviderManager().get("missing")
+
+
 def test_register_works_as_a_class_decorator_and_lists_providers() -> None:
     manager = ProviderManager()
     decorated = manager.register(ExampleProvider)

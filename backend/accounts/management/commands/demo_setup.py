@@ -31,8 +31,13 @@ class Command(BaseCommand):
             self.stdout.write("DEBUG is off: no demo user or OAuth client is created.")
             return
         user = self._demo_user()
-        origins = [f"http://{host}:{options['port']}" for host in ("127.0.0.1", "localhost")]
-        register_demo_client(user, origins)
+        roots = [f"http://{host}:{options['port']}" for host in ("127.0.0.1", "localhost")]
+        served_at = provider_settings("local").get("base_url")
+        if served_at:
+            # Behind a proxy the demo is where its own OAuth server is, and the
+            # browser comes back to its callback there, not on the port above.
+            roots.append(str(served_at).rstrip("/"))
+        register_demo_client(user, roots)
         self.stdout.write(f"Demo user: {DEMO_USERNAME} / {DEMO_PASSWORD}")
 
     def _demo_user(self) -> Any:
@@ -46,8 +51,8 @@ class Command(BaseCommand):
         return user
 
 
-def register_demo_client(owner: Any, origins: list[str]) -> Any:
-    """The local server's client for this demo, redirecting to the callback on `origins`."""
+def register_demo_client(owner: Any, roots: list[str]) -> Any:
+    """The local server's client for this demo, redirecting to the callback under `roots`."""
     local = provider_settings("local")
     application_model = get_application_model()
     application, _ = application_model.objects.update_or_create(
@@ -58,7 +63,7 @@ def register_demo_client(owner: Any, origins: list[str]) -> Any:
             "client_type": application_model.CLIENT_CONFIDENTIAL,
             "authorization_grant_type": application_model.GRANT_AUTHORIZATION_CODE,
             "client_secret": local["client_secret"],
-            "redirect_uris": " ".join(f"{origin}/api/pipelines/callback/" for origin in origins),
+            "redirect_uris": " ".join(f"{root}/api/pipelines/callback/" for root in roots),
             "algorithm": "",
         },
     )
