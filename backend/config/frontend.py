@@ -27,7 +27,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def frontend(request: HttpRequest, path: str) -> FileResponse:
     """A file of the app, or its index.html for any other path (client routing).
 
-    A path no file can have (a NUL character in it) is one of the app's routes too.
+    A path no file can have (a NUL character in it, a name longer than the
+    file system allows) is one of the app's routes too.
     """
     if path and "\x00" not in path and _is_file_of_the_app(path):
         response = serve(request, path, document_root=str(FRONTEND_DIR))
@@ -41,5 +42,8 @@ def frontend(request: HttpRequest, path: str) -> FileResponse:
 
 
 def _is_file_of_the_app(path: str) -> bool:
-    target = (FRONTEND_DIR / path).resolve()
-    return target.is_relative_to(FRONTEND_DIR.resolve()) and target.is_file()
+    try:
+        target = (FRONTEND_DIR / path).resolve()
+        return target.is_relative_to(FRONTEND_DIR.resolve()) and target.is_file()
+    except OSError:  # a name too long, say: no file of ours
+        return False

@@ -98,6 +98,7 @@ class Pipeline:
         # Bookkeeping of the outermost pipeline for the request being served.
         self._running = False
         self._finishing = False  # inside `finish_pipeline`
+        self._showing = False  # for a client that asked to move nothing
         self._dirty = False
         self._revision = 0
         self._dispatch_request: Request | None = None
@@ -218,6 +219,20 @@ class Pipeline:
     def current_step(self) -> Response:
         """Run the step the flow is at, and answer what it gives."""
         return self._root._serve(self._dispatch)
+
+    def show(self) -> Response:
+        """The current step, for a client that asked to move nothing (a GET).
+
+        Showing a step may still write (a step that sends the browser away
+        issues a fresh state); should that write lose to another request's,
+        the flow is shown as it now stands rather than refused as stale.
+        """
+        root = self._root
+        root._showing = True
+        try:
+            return root.current_step()
+        finally:
+            root._showing = False
 
     def next_step(self, request: Request | None = None) -> Response:
         """Move on and show the next step (or finish).
@@ -583,6 +598,8 @@ class Pipeline:
             raise PipelineNotFound()
         refuse_gone(fresh)
         current = type(self)(display_request(self.request), fresh.provider, state=fresh)
+        if self._showing:
+            return current.show()
         return current.describe_conflict("stale_version", _("Someone else moved this flow first."))
 
     def describe_conflict(self, code: str, message: Any) -> Response:

@@ -25,6 +25,7 @@ const CALLBACK_ERRORS = {
   state_reused: "This sign-in was already used, so it was ignored.",
   state_mismatch: "The flow no longer waited for this sign-in, so it was ignored.",
   state_wrong_session: "This sign-in belongs to another session, so it was ignored.",
+  stale_version: "The flow moved on elsewhere while you signed in, so this sign-in was not kept.",
 };
 
 /** Headings for a 410; the envelope's (translated) message says the rest. */

@@ -164,11 +164,24 @@ def test_the_catalog_says_nothing_of_an_error_code_it_does_not_know(spa: Spa) ->
     expect(page.get_by_role("alert")).to_have_count(0)
 
 
-def test_an_error_code_named_like_an_object_property_is_not_read_as_a_message(spa: Spa) -> None:
-    """`?error=` is the callback's code: looked up in the app's own messages, not its prototype."""
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        # The callback's step lost its write to another tab's request: nothing was kept.
+        (
+            "stale_version",
+            "The flow moved on elsewhere while you signed in, so this sign-in was not kept.",
+        ),
+        # Looked up in the app's own messages, not its prototype.
+        ("constructor", "The sign-in was refused (constructor)."),
+    ],
+)
+def test_a_callback_error_code_is_said_on_the_flow_in_the_apps_own_words(
+    spa: Spa, code: str, said: str
+) -> None:
     page = spa.open()
     spa.start("Onboarding", "Default")
     expect(spa.heading()).to_have_text("About you")
-    spa.open(f"pipeline={spa.flow_id()}&error=constructor")
+    spa.open(f"pipeline={spa.flow_id()}&error={code}")
     expect(spa.heading()).to_have_text("About you")
-    expect(page.get_by_role("alert")).to_have_text("The sign-in was refused (constructor).")
+    expect(page.get_by_role("alert")).to_have_text(said)

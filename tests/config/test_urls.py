@@ -90,8 +90,8 @@ def test_another_origin_gets_no_cors_headers() -> None:
     assert "Access-Control-Allow-Origin" not in response
 
 
-@pytest.mark.parametrize("path", ["/%00", "/a%00.js", "/flows/%00/x"])
-def test_a_path_with_a_nul_character_serves_the_index(path: str) -> None:
+@pytest.mark.parametrize("path", ["/%00", "/a%00.js", "/flows/%00/x", "/" + "a" * 256])
+def test_a_path_no_file_can_have_serves_the_index(path: str) -> None:
     response = Client().get(path)
     assert response.status_code == 200
     assert b"<!doctype html>" in b"".join(response.streaming_content)  # type: ignore[attr-defined]

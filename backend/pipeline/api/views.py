@@ -196,7 +196,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         summary="Show a flow",
     )
     def retrieve(self, request: Request, pk: str) -> Response:
-        return _load(request, pk).current_step()
+        return _load(request, pk).show()
 
     @extend_schema(
         request=api.SubmitSerializer,
@@ -324,6 +324,10 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
             return _to_frontend(state, error=str(error.get_codes()))
         if wants_json:
             return response
+        if response.status_code == status.HTTP_409_CONFLICT:
+            # Another request moved the flow while this one ran: what it
+            # brought back is lost, and the app must say so.
+            return _to_frontend(pipeline.flow, error="stale_version")
         return _to_frontend(pipeline.flow)
 
 
@@ -373,7 +377,11 @@ def _resume(request: Request, state: FlowState, record: CallbackRecord) -> Pipel
 
 
 def _to_frontend(state: FlowState | None, *, error: str = "") -> HttpResponseRedirect:
-    """The flow's `return_to` (checked when it started), else the frontend URL."""
+    """The flow's `return_to` (checked when it started), else the frontend URL.
+
+    Its query keeps its own parameters but those the redirect speaks in: an
+    `error` of its own would read to the app as this callback refused.
+    """
     target = state.return_to if state is not None and state.return_to else conf.FRONTEND_URL
     params = {"pipeline": state.id} if state is not None else {}
     if error:
@@ -382,7 +390,7 @@ def _to_frontend(state: FlowState | None, *, error: str = "") -> HttpResponseRed
     kept = [
         (key, value)
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if key not in params
+        if key not in ("pipeline", "error")
     ]
     query = urlencode([*kept, *params.items()])
     return HttpResponseRedirect(urlunsplit(parts._replace(query=query)))

@@ -635,10 +635,10 @@ def test_a_callback_on_a_cancelled_flow_sends_the_browser_back_to_that_flow(
     assert location(response) == (f"/app/flows?pipeline={started['id']}&error=pipeline_cancelled")
 
 
-def test_return_to_keeps_its_own_query_but_not_an_old_flow_id(
+def test_return_to_keeps_its_own_query_but_not_an_old_flow_id_or_error(
     user_client: FlowClient, provider: responses.RequestsMock
 ) -> None:
-    return_to = "/app/flows?pipeline=old&draft=&tab=a%20b"
+    return_to = "/app/flows?pipeline=old&draft=&error=old&tab=a%20b"
     started = user_client.start("identity", "local", return_to=return_to).json()
 
     response = come_back(user_client, approval(started), as_json=False)
@@ -717,3 +717,49 @@ def test_the_longest_return_to_the_start_accepts_is_where_the_callback_sends_the
         "e": [query.removeprefix("e=")],
         "pipeline": [started.json()["id"]],
     }
+
+
+# -- a callback, a GET and another request's write at once --------------------------------------
+
+
+@pytest.fixture
+def overtaken_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The next write of a flow loses: another request moves the flow just before it."""
+    store_cls = type(get_store())
+    write = store_cls.compare_and_set
+    lost: list[int] = []
+
+    def overtaken(self: Any, state: FlowState, expected: int) -> bool:
+        if not lost:
+            lost.append(expected)
+            fresh = self.load(state.id)
+            assert fresh is not None
+            assert write(self, fresh, fresh.version)
+            return False
+        return bool(write(self, state, expected))
+
+    monkeypatch.setattr(store_cls, "compare_and_set", overtaken)
+    return lost
+
+
+def test_a_get_whose_own_write_loses_shows_the_flow_as_it_now_stands(
+    client: FlowClient, bouncing: dict[str, Any], overtaken_once: list[int]
+) -> None:
+    # The bounce step issues a fresh state each time it is shown: a write the
+    # client never asked for, which must not make a GET answer 409.
+    response = client.show(bouncing["id"])
+
+    assert overtaken_once == [bouncing["step"]["version"]]
+    assert response.status_code == 200, response.json()
+    assert response.json()["kind"] == "redirect"
+    assert response.json()["step"]["version"] == bouncing["step"]["version"] + 2
+
+
+def test_a_callback_whose_write_loses_sends_the_browser_back_saying_so(
+    user_client: FlowClient, waiting: dict[str, Any], overtaken_once: list[int]
+) -> None:
+    response = come_back(user_client, approval(waiting), as_json=False)
+
+    assert overtaken_once == [waiting["step"]["version"]]
+    assert location(response) == f"/?pipeline={waiting['id']}&error=stale_version"
+    assert stored(waiting["id"]).status == "active"
