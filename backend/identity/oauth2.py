@@ -54,6 +54,10 @@ TOKEN_ERRORS: dict[str, StrOrPromise] = {
 }
 
 
+#: The code of a failure no second attempt could mend: a setting found nowhere.
+NOT_CONFIGURED = "oauth_not_configured"
+
+
 class OAuthFailure(Exception):
     """Talking to the provider failed; `code` is stable, `message` is ours."""
 
@@ -61,13 +65,6 @@ class OAuthFailure(Exception):
         super().__init__(code)
         self.code = code
         self.message = message
-
-
-class OAuthNotConfigured(OAuthFailure):
-    """A setting the provider needs is found nowhere: trying again cannot help."""
-
-    def __init__(self) -> None:
-        super().__init__("oauth_not_configured", _("This provider is not set up."))
 
 
 class OAuth2Provider(Provider):
@@ -110,7 +107,7 @@ class OAuth2Provider(Provider):
         if not value:
             value = conf.provider_settings(self.key).get(name)
         if not value:
-            raise OAuthNotConfigured()
+            raise OAuthFailure(NOT_CONFIGURED, _("This provider is not set up."))
         return str(value)
 
     def get_issuer(self) -> str:
@@ -122,7 +119,7 @@ class OAuth2Provider(Provider):
         """
         try:
             return self.get_oauth_setting("issuer")
-        except OAuthNotConfigured:
+        except OAuthFailure:
             return ""
 
     def get_oauth_scopes(self) -> list[str]:
@@ -293,9 +290,9 @@ class OAuth2CallbackView(PipelineView):
                 redirect_uri=attempt["redirect_uri"],
             )
             user = provider.get_user(token)
-        except OAuthNotConfigured as failure:
-            return pipeline.error(failure.message, code=failure.code)
         except OAuthFailure as failure:
+            if failure.code == NOT_CONFIGURED:  # trying again cannot help
+                return pipeline.error(failure.message, code=failure.code)
             return retry(pipeline, failure.code, failure.message)
         pipeline.bind_state("token", token)
         pipeline.bind_state("user", user)

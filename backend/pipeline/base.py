@@ -52,6 +52,10 @@ from .state import ACTIVE, CANCELLED, COMPLETE, FAILED, FlowState, Frame
 from .steps import PipelineView, Step, signature_of
 from .store import get_store
 
+#: Writes one request may lose before the flow is described as read, unwritten:
+#: each loss means another request moved the flow, so this bounds a storm.
+MAX_CONFLICTS = 3
+
 
 class Pipeline:
     """Base class of a pipeline type; subclass it and implement `finish_pipeline`."""
@@ -98,7 +102,9 @@ class Pipeline:
         # Bookkeeping of the outermost pipeline for the request being served.
         self._running = False
         self._finishing = False  # inside `finish_pipeline`
-        self._showing = False  # for a client that asked to move nothing
+        self._showing = False  # to a client that asked to move nothing
+        self._conflicts = 0  # writes this request lost, the flow read afresh each time
+        self._writes = True  # False: a step's own changes are described, not written
         self._dirty = False
         self._revision = 0
         self._dispatch_request: Request | None = None
@@ -227,12 +233,14 @@ class Pipeline:
         issues a fresh state); should that write lose to another request's,
         the flow is shown as it now stands rather than refused as stale.
         """
-        root = self._root
-        root._showing = True
+        return self._root._shown()
+
+    def _shown(self) -> Response:
+        kept, self._showing = self._showing, True
         try:
-            return root.current_step()
+            return self.current_step()
         finally:
-            root._showing = False
+            self._showing = kept
 
     def next_step(self, request: Request | None = None) -> Response:
         """Move on and show the next step (or finish).
@@ -570,7 +578,9 @@ class Pipeline:
         root._changed()
 
     def _write(self, *, force: bool = False) -> None:
-        if not (self._dirty or force):
+        # Forced (a finish's claim and result) it always writes: only a
+        # step's own changes are given up when the flow keeps moving.
+        if not (force or (self._dirty and self._writes)):
             return
         state = self._require_state()
         _check_size(state.frame)
@@ -598,8 +608,13 @@ class Pipeline:
             raise PipelineNotFound()
         refuse_gone(fresh)
         current = type(self)(display_request(self.request), fresh.provider, state=fresh)
-        if self._showing:
-            return current.show()
+        current._conflicts = self._conflicts + 1
+        if current._conflicts >= MAX_CONFLICTS:
+            # The flow keeps moving under this request: it is described as
+            # last read, and a step's own write (a fresh state) is not tried again.
+            current._writes = False
+        elif self._showing:
+            return current._shown()
         return current.describe_conflict("stale_version", _("Someone else moved this flow first."))
 
     def describe_conflict(self, code: str, message: Any) -> Response:

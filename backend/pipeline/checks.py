@@ -68,7 +68,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             Error(f"PIPELINE_STORE: cannot import {conf.STORE!r}: {exc}", id="pipeline.E006")
         )
     else:
-        if not (isinstance(store_cls, type) and issubclass(store_cls, FlowStore)):
+        # A class must be a FlowStore; a factory of one (any other callable) is taken on trust.
+        if not callable(store_cls) or (
+            isinstance(store_cls, type) and not issubclass(store_cls, FlowStore)
+        ):
             errors.append(
                 Error(f"PIPELINE_STORE: {conf.STORE} is not a FlowStore.", id="pipeline.E011")
             )

@@ -31,26 +31,29 @@ def test_demo_setup_creates_the_demo_user_and_the_local_oauth_client() -> None:
     assert application.client_type == "confidential"
 
 
-@override_settings(
-    DEBUG=True,
-    IDENTITY_PROVIDERS={
-        "local": {
-            "enabled": True,
-            "client_id": "pipelines-demo",
-            "client_secret": "pipelines-demo-secret",
-            "base_url": "https://demo.example/",
-        }
-    },
-)
+def _callbacks_registered_with_the_local_server_at(base_url: str) -> list[str]:
+    local = {"enabled": True, "client_id": "pipelines-demo", "client_secret": "x"}
+    with override_settings(
+        DEBUG=True, IDENTITY_PROVIDERS={"local": {**local, "base_url": base_url}}
+    ):
+        _run(port="8123")
+    application = get_application_model().objects.get(client_id="pipelines-demo")
+    return list(application.redirect_uris.split())
+
+
 def test_demo_setup_lets_the_browser_back_where_the_local_server_is_served() -> None:
     # Behind a load balancer the callback is on its origin, not on the app server's port.
-    _run(port="8123")
-
-    application = get_application_model().objects.get(client_id="pipelines-demo")
-    assert application.redirect_uris.split() == [
+    assert _callbacks_registered_with_the_local_server_at("https://demo.example/") == [
         "http://127.0.0.1:8123/api/pipelines/callback/",
         "http://localhost:8123/api/pipelines/callback/",
         "https://demo.example/api/pipelines/callback/",
+    ]
+
+
+def test_demo_setup_registers_each_callback_once() -> None:
+    assert _callbacks_registered_with_the_local_server_at("http://localhost:8123") == [
+        "http://127.0.0.1:8123/api/pipelines/callback/",
+        "http://localhost:8123/api/pipelines/callback/",
     ]
 
 

@@ -2,6 +2,7 @@ import pytest
 from django.test import override_settings
 
 from backend.pipeline.checks import check_settings
+from backend.pipeline.store import DatabaseStore, FlowStore
 
 
 def _ids() -> list[str]:
@@ -84,9 +85,17 @@ def test_the_store_must_be_a_flow_store(path: str) -> None:
         assert _ids() == ["pipeline.E011"]
 
 
-def test_the_redis_store_passes() -> None:
-    with override_settings(PIPELINE_STORE="backend.pipeline.redis_store.RedisStore"):
+@pytest.mark.parametrize(
+    "path", ["backend.pipeline.redis_store.RedisStore", f"{__name__}.make_store"]
+)
+def test_a_flow_store_or_a_factory_of_one_passes(path: str) -> None:
+    with override_settings(PIPELINE_STORE=path):
         assert _ids() == []
+
+
+def make_store() -> FlowStore:
+    """A factory, as a project might name in PIPELINE_STORE to build its store its own way."""
+    return DatabaseStore()
 
 
 @pytest.mark.parametrize("rate", ["lots", "5/fortnight", "5/", "-1/min", "/min"])

@@ -34,6 +34,7 @@ from backend.pipeline import (
     ProviderManager,
     Redirect,
 )
+from backend.pipeline.base import MAX_CONFLICTS
 from backend.pipeline.conf import conf
 from backend.pipeline.outcomes import StepResult
 from backend.pipeline.state import FlowState
@@ -753,6 +754,28 @@ def test_a_get_whose_own_write_loses_shows_the_flow_as_it_now_stands(
     assert response.status_code == 200, response.json()
     assert response.json()["kind"] == "redirect"
     assert response.json()["step"]["version"] == bouncing["step"]["version"] + 2
+
+
+def test_a_get_of_a_flow_that_keeps_moving_is_answered_as_a_conflict_after_a_few_tries(
+    client: FlowClient, bouncing: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_cls = type(get_store())
+    write = store_cls.compare_and_set
+    lost: list[int] = []
+
+    def always_overtaken(self: Any, state: FlowState, expected: int) -> bool:
+        lost.append(expected)
+        fresh = self.load(state.id)
+        assert fresh is not None
+        assert write(self, fresh, fresh.version)
+        return False
+
+    monkeypatch.setattr(store_cls, "compare_and_set", always_overtaken)
+    response = client.show(bouncing["id"])
+
+    assert response.status_code == 409, response.json()
+    assert response.json()["errors"][-1]["code"] == "stale_version"
+    assert len(lost) == MAX_CONFLICTS  # each a fresh read of the flow, then no more writes
 
 
 def test_a_callback_whose_write_loses_sends_the_browser_back_saying_so(

@@ -63,7 +63,9 @@ def register_demo_client(owner: Any, roots: list[str]) -> Any:
             "client_type": application_model.CLIENT_CONFIDENTIAL,
             "authorization_grant_type": application_model.GRANT_AUTHORIZATION_CODE,
             "client_secret": local["client_secret"],
-            "redirect_uris": " ".join(f"{root}/api/pipelines/callback/" for root in roots),
+            "redirect_uris": " ".join(
+                dict.fromkeys(f"{root}/api/pipelines/callback/" for root in roots)
+            ),
             "algorithm": "",
         },
     )
