@@ -33,7 +33,9 @@ urlpatterns = [
     path("api/auth/", include("backend.accounts.urls")),
     path("api/", include("backend.pipeline.api.urls")),
     re_path(r"^api/", unrouted),
-    re_path(r"^(?!api/|admin/|accounts/|o/)(?P<path>.*)$", frontend, name="frontend"),
+    # Not static/: a missing file of Django's (collectstatic not run) is a
+    # 404, not the app's page served as the admin's stylesheet.
+    re_path(r"^(?!api/|admin/|accounts/|o/|static/)(?P<path>.*)$", frontend, name="frontend"),
 ]
 
 handler400 = "backend.pipeline.api.exceptions.bad_request"

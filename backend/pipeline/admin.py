@@ -10,7 +10,12 @@ BOUND_STATE = ("data", "child")
 
 @admin.register(Flow)
 class FlowAdmin(admin.ModelAdmin[Flow]):
-    """Flows are looked at, never edited: every write goes through the engine."""
+    """Flows are looked at, never edited: every write goes through the engine.
+
+    They can be deleted, as their user can: a deleted flow is one its
+    client no longer finds (404), as after `clearpipelines`. Refusing it
+    would refuse deleting any user who has a flow, expired ones included.
+    """
 
     list_display = ("id", "pipeline", "provider", "status", "step_index", "user", "expires_at")
     list_filter = ("pipeline", "status")
@@ -35,8 +40,4 @@ class FlowAdmin(admin.ModelAdmin[Flow]):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Expired flows go with `clearpipelines`; live ones are cancelled through the API.
         return False

@@ -2,8 +2,11 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 from django.utils.module_loading import import_string
+from redis import ConnectionPool
+from rest_framework.settings import api_settings
 
 from .api.throttling import is_valid_rate
 from .conf import conf
@@ -26,6 +29,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         errors.append(Error("PIPELINE_MAX_ACTIVE_FLOWS must be positive.", id="pipeline.E009"))
     if conf.MAX_STATE_SIZE <= 0:
         errors.append(Error("PIPELINE_MAX_STATE_SIZE must be positive.", id="pipeline.E010"))
+    if api_settings.NUM_PROXIES is not None and api_settings.NUM_PROXIES < 0:
+        errors.append(
+            Error(
+                "NUM_PROXIES must be zero or more: the throttles would read a client's "
+                "address from what the client wrote.",
+                id="pipeline.E013",
+            )
+        )
+    for name in ("REDIS_URL", "PIPELINE_REDIS_URL"):
+        url = getattr(settings, name, "")
+        try:
+            if url:
+                ConnectionPool.from_url(url)  # reads the URL, connects to nothing
+        except ValueError as exc:
+            errors.append(Error(f"{name}: {exc}", id="pipeline.E014"))
     if conf.REDIS_GRACE < 0:
         errors.append(
             Error("PIPELINE_REDIS_GRACE must be zero or more seconds.", id="pipeline.E012")

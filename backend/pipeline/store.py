@@ -249,15 +249,26 @@ class DatabaseStore(FlowStore):
         return unused.update(used_at=now) == 1
 
     def purge_expired(self, now: datetime) -> int:
-        # The callbacks they issued go with them, and are not counted.
-        _, deleted = self.model.objects.filter(expires_at__lte=now).delete()
-        return deleted.get(self.model._meta.label, 0)
+        # In batches, each its own transaction, reading ids alone: a backlog
+        # of a million flows neither fills the memory with their states nor
+        # holds the table (SQLite's one writer) for long. The callbacks they
+        # issued go with them, and are not counted.
+        expired = self.model.objects.filter(expires_at__lte=now).only("pk")
+        deleted = 0
+        while batch := list(expired.values_list("pk", flat=True)[:PURGE_BATCH]):
+            with self.atomic():
+                _, counts = expired.filter(pk__in=batch).delete()
+            deleted += counts.get(self.model._meta.label, 0)
+        return deleted
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
         with transaction.atomic(using=self.table.alias):
             yield
 
+
+#: Expired flows `DatabaseStore.purge_expired` deletes in one transaction.
+PURGE_BATCH = 1000
 
 _Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 _Preparer = Callable[[Any, BaseDatabaseWrapper], Any]

@@ -27,6 +27,13 @@ def test_unknown_frontend_paths_fall_back_to_the_index_for_client_routing() -> N
     assert b"<!doctype html>" in b"".join(response.streaming_content)  # type: ignore[attr-defined]
 
 
+def test_a_static_file_not_served_is_a_404_not_the_app() -> None:
+    # Once DEBUG is off, /static/ is the load balancer's to serve (collectstatic).
+    response = Client().get("/static/admin/css/base.css")
+    assert response.status_code == 404
+    assert not response["Content-Type"].startswith("text/html")
+
+
 @pytest.mark.parametrize("path", ["/../backend/config/settings.py", "/%2e%2e/manage.py"])
 def test_paths_outside_the_frontend_folder_are_never_served(path: str) -> None:
     response = Client().get(path)

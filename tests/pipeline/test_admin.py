@@ -1,4 +1,4 @@
-"""Flows are visible in the Django admin, and nothing there can change them."""
+"""Flows are visible in the Django admin, and nothing there can change them (they can go)."""
 
 from typing import Any
 
@@ -52,9 +52,15 @@ def test_flows_cannot_be_changed(admin_browser: Client, client: FlowClient) -> N
     assert (flow.status, flow.step_index) == ("active", 0)
 
 
-def test_flows_cannot_be_deleted(admin_browser: Client, client: FlowClient) -> None:
+def test_a_user_who_has_flows_can_be_deleted_and_the_flows_go_too(
+    admin_browser: Client, client: FlowClient, django_user_model: Any
+) -> None:
     client.start()
-    flow = Flow.objects.get()
-    response = admin_browser.post(f"/admin/pipeline/flow/{flow.pk}/delete/", {"post": "yes"})
-    assert response.status_code == 403
-    assert Flow.objects.filter(pk=flow.pk).exists()
+    grace = django_user_model.objects.create_user("grace", password="not-used")
+    Flow.objects.update(user=grace)
+
+    response = admin_browser.post(f"/admin/auth/user/{grace.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302, response.content
+    assert not django_user_model.objects.filter(pk=grace.pk).exists()
+    assert not Flow.objects.exists()

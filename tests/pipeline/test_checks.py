@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from backend.pipeline.checks import check_settings
@@ -42,6 +43,18 @@ def test_the_redis_grace_must_not_be_negative() -> None:
 def test_no_redis_grace_passes() -> None:
     with override_settings(PIPELINE_REDIS_GRACE=0):
         assert _ids() == []
+
+
+def test_a_negative_proxy_count_fails_the_checks() -> None:
+    # DRF would take the client's address from the end of what the client wrote.
+    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": -1}):
+        assert _ids() == ["pipeline.E013"]
+
+
+@pytest.mark.parametrize("name", ["REDIS_URL", "PIPELINE_REDIS_URL"])
+def test_a_redis_url_redis_cannot_read_fails_the_checks(name: str) -> None:
+    with override_settings(**{name: "garbage"}):
+        assert _ids() == ["pipeline.E014"]
 
 
 def test_pipeline_classes_must_import() -> None:

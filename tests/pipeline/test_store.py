@@ -164,6 +164,30 @@ def test_the_database_store_purges_only_expired_flows() -> None:
     assert store.load(alive.id) is not None
 
 
+def test_the_database_store_purges_in_batches_reading_no_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A backlog of expired flows must not be loaded whole, states and all.
+    monkeypatch.setattr(store_module, "PURGE_BATCH", 2)
+    store = DatabaseStore()
+    now = timezone.now()
+    expired = [_flow(expires_at=now - timedelta(seconds=1)) for _ in range(5)]
+    alive = _flow()
+    for state in [*expired, alive]:
+        store.create(state)
+    for number, state in enumerate(expired):
+        store.register_callback(state, f"{number:064x}", now)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert store.purge_expired(now) == 5
+
+    reads = [query["sql"] for query in queries if query["sql"].startswith("SELECT")]
+    assert len(reads) >= 3  # three batches of ids, then none left
+    assert not any('"data"' in sql or '"config"' in sql for sql in reads)
+    assert all(store.find_callback(f"{number:064x}") is None for number in range(5))
+    assert store.load(alive.id) is not None
+
+
 def test_redis_drops_a_flow_a_grace_period_after_it_expires(settings: object) -> None:
     store = RedisStore(client=redis_client(), prefix=f"test-{uuid.uuid4().hex}:")
     settings.PIPELINE_REDIS_GRACE = 600  # type: ignore[attr-defined]
