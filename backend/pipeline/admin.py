@@ -5,7 +5,9 @@ from django.http import HttpRequest
 
 from .models import Flow
 
-BOUND_STATE = ("data", "child")
+#: Shown by their keys only: what a flow bound can hold what a user typed and
+#: what a provider gave (an OAuth access token); its config, a client secret.
+BY_KEYS = ("data", "child", "config")
 
 
 @admin.register(Flow)
@@ -20,13 +22,11 @@ class FlowAdmin(admin.ModelAdmin[Flow]):
     list_display = ("id", "pipeline", "provider", "status", "step_index", "user", "expires_at")
     list_filter = ("pipeline", "status")
     search_fields = ("id", "pipeline", "provider")
-    # What a flow bound is shown by its keys only: it can hold what a user
-    # typed and what a provider gave (an OAuth access token), which is not
-    # for everyone who may look at flows.
-    exclude = BOUND_STATE
+    exclude = BY_KEYS
     readonly_fields = [
-        *(field.name for field in Flow._meta.fields if field.name not in BOUND_STATE),
+        *(field.name for field in Flow._meta.fields if field.name not in BY_KEYS),
         "bound_keys",
+        "config_keys",
     ]
 
     @admin.display(description="bound state (keys)")
@@ -35,6 +35,10 @@ class FlowAdmin(admin.ModelAdmin[Flow]):
         if isinstance(flow.child, dict):
             keys.append("(a nested pipeline running)")
         return ", ".join(keys) or "-"
+
+    @admin.display(description="config (keys)")
+    def config_keys(self, flow: Flow) -> str:
+        return ", ".join(flow.config) if isinstance(flow.config, dict) and flow.config else "-"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

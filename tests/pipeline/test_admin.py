@@ -37,6 +37,18 @@ def test_a_flows_bound_state_is_shown_by_its_keys_only(
     assert b"Secret-Value" not in shown.content
 
 
+def test_a_flows_config_is_shown_by_its_keys_only(
+    admin_browser: Client, client: FlowClient
+) -> None:
+    # A pipeline's config may carry a provider's client secret.
+    client.start()
+    Flow.objects.update(config={"oauth_client_secret": "Secret-Value"})
+    shown = admin_browser.get(f"/admin/pipeline/flow/{Flow.objects.get().pk}/change/")
+    assert shown.status_code == 200
+    assert b"oauth_client_secret" in shown.content
+    assert b"Secret-Value" not in shown.content
+
+
 def test_flows_cannot_be_added(admin_browser: Client) -> None:
     assert admin_browser.get("/admin/pipeline/flow/add/").status_code == 403
 
