@@ -104,7 +104,6 @@ class Pipeline:
         self._finishing = False  # inside `finish_pipeline`
         self._showing = False  # to a client that asked to move nothing
         self._conflicts = 0  # writes this request lost, the flow read afresh each time
-        self._writes = True  # False: a step's own changes are described, not written
         self._dirty = False
         self._revision = 0
         self._dispatch_request: Request | None = None
@@ -580,7 +579,7 @@ class Pipeline:
     def _write(self, *, force: bool = False) -> None:
         # Forced (a finish's claim and result) it always writes: only a
         # step's own changes are given up when the flow keeps moving.
-        if not (force or (self._dirty and self._writes)):
+        if not (force or (self._dirty and self._conflicts < MAX_CONFLICTS)):
             return
         state = self._require_state()
         _check_size(state.frame)
@@ -608,12 +607,10 @@ class Pipeline:
             raise PipelineNotFound()
         refuse_gone(fresh)
         current = type(self)(display_request(self.request), fresh.provider, state=fresh)
+        # After MAX_CONFLICTS the flow is described as last read, and a step's
+        # own write (a fresh state) is not tried again (`_write`).
         current._conflicts = self._conflicts + 1
-        if current._conflicts >= MAX_CONFLICTS:
-            # The flow keeps moving under this request: it is described as
-            # last read, and a step's own write (a fresh state) is not tried again.
-            current._writes = False
-        elif self._showing:
+        if self._showing and current._conflicts < MAX_CONFLICTS:
             return current._shown()
         return current.describe_conflict("stale_version", _("Someone else moved this flow first."))
 

@@ -723,15 +723,17 @@ def test_the_longest_return_to_the_start_accepts_is_where_the_callback_sends_the
 # -- a callback, a GET and another request's write at once --------------------------------------
 
 
-@pytest.fixture
-def overtaken_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The next write of a flow loses: another request moves the flow just before it."""
+def overtake(monkeypatch: pytest.MonkeyPatch, *, always: bool = False) -> list[int]:
+    """Another request moves the flow just before its next write (or every one).
+
+    Answers the versions the lost writes expected.
+    """
     store_cls = type(get_store())
     write = store_cls.compare_and_set
     lost: list[int] = []
 
     def overtaken(self: Any, state: FlowState, expected: int) -> bool:
-        if not lost:
+        if always or not lost:
             lost.append(expected)
             fresh = self.load(state.id)
             assert fresh is not None
@@ -741,6 +743,11 @@ def overtaken_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(store_cls, "compare_and_set", overtaken)
     return lost
+
+
+@pytest.fixture
+def overtaken_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    return overtake(monkeypatch)
 
 
 def test_a_get_whose_own_write_loses_shows_the_flow_as_it_now_stands(
@@ -759,18 +766,7 @@ def test_a_get_whose_own_write_loses_shows_the_flow_as_it_now_stands(
 def test_a_get_of_a_flow_that_keeps_moving_is_answered_as_a_conflict_after_a_few_tries(
     client: FlowClient, bouncing: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store_cls = type(get_store())
-    write = store_cls.compare_and_set
-    lost: list[int] = []
-
-    def always_overtaken(self: Any, state: FlowState, expected: int) -> bool:
-        lost.append(expected)
-        fresh = self.load(state.id)
-        assert fresh is not None
-        assert write(self, fresh, fresh.version)
-        return False
-
-    monkeypatch.setattr(store_cls, "compare_and_set", always_overtaken)
+    lost = overtake(monkeypatch, always=True)
     response = client.show(bouncing["id"])
 
     assert response.status_code == 409, response.json()
