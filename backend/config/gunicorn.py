@@ -3,17 +3,22 @@
 Every value can be set from the environment. App servers keep no state of
 their own (flows are in the database or Redis, sessions in the database or
 Redis), so any number of them can run behind a load balancer.
+
+A value gunicorn cannot use (no workers, a negative timeout) is refused here,
+by name, before a worker starts.
 """
 
 import multiprocessing
 import os
 
+from backend.config.env import env_int
+
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+workers = env_int("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1, minimum=1)
+threads = env_int("GUNICORN_THREADS", 1, minimum=1)
+timeout = env_int("GUNICORN_TIMEOUT", 30, minimum=0)
 # Behind a load balancer: trust its X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests = env_int("GUNICORN_MAX_REQUESTS", 10000, minimum=0)
 max_requests_jitter = max_requests // 10

@@ -81,7 +81,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
         # A persistent connection the database dropped is replaced before
         # a request uses it, rather than failing that request.
         conn_health_checks=True,
@@ -102,7 +102,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # take the write lock up front so that a compare-and-set waits for the
     # busy timeout instead of failing on a lock upgrade.
     DATABASES["default"]["OPTIONS"] = {
-        "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20),
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20, minimum=0),
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
@@ -147,7 +147,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Served over HTTPS only: plain HTTP is redirected, and browsers told to
 # come back over HTTPS alone for this many seconds (HSTS).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 from redis import ConnectionPool
 from rest_framework.settings import api_settings
@@ -47,6 +47,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if conf.REDIS_GRACE < 0:
         errors.append(
             Error("PIPELINE_REDIS_GRACE must be zero or more seconds.", id="pipeline.E012")
+        )
+    if not conf.CLASSES:
+        # Not an error: a project may add its pipelines later. But a setting
+        # left blank by mistake would otherwise show only as 404s.
+        errors.append(
+            Warning(
+                "PIPELINE_CLASSES is empty: the catalog lists nothing and every start "
+                "answers 404.",
+                id="pipeline.W001",
+            )
         )
     names: set[str] = set()
     for path in conf.CLASSES:

@@ -34,6 +34,15 @@ def test_env_int_reads_integers_and_refuses_the_rest(monkeypatch: pytest.MonkeyP
         env_int("X_TEST", 1)
 
 
+def test_env_int_refuses_a_value_below_its_minimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_TEST", "-1")
+    assert env_int("X_TEST", 1) == -1
+    with pytest.raises(ValueError, match="X_TEST must be 0 or more, not -1"):
+        env_int("X_TEST", 1, minimum=0)
+    monkeypatch.setenv("X_TEST", "0")
+    assert env_int("X_TEST", 1, minimum=0) == 0
+
+
 def test_env_list_splits_on_commas_and_drops_blanks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("X_TEST", "http://a.test, ,http://b.test,")
     assert env_list("X_TEST") == ["http://a.test", "http://b.test"]

@@ -63,3 +63,20 @@ def test_a_deployment_over_https_passes_the_deployment_checks() -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.filterwarnings("ignore:'backend.config.settings' found in sys.modules")
+@pytest.mark.parametrize(
+    "name", ["SQLITE_BUSY_TIMEOUT", "SECURE_HSTS_SECONDS", "DATABASE_CONN_MAX_AGE"]
+)
+def test_a_negative_duration_is_refused_when_the_settings_are_read(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # Else SQLite gives up on a busy database at once, browsers get a
+    # `max-age=-1` they ignore, and a connection meant to persist never does.
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv(name, "-1")
+    with pytest.raises(ValueError, match=f"{name} must be 0 or more, not -1"):
+        runpy.run_module("backend.config.settings")
+    monkeypatch.setenv(name, "0")
+    runpy.run_module("backend.config.settings")

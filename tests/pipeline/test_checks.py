@@ -57,6 +57,11 @@ def test_a_redis_url_redis_cannot_read_fails_the_checks(name: str) -> None:
         assert _ids() == ["pipeline.E014"]
 
 
+def test_no_pipeline_classes_is_warned_of() -> None:
+    with override_settings(PIPELINE_CLASSES=[]):
+        assert _ids() == ["pipeline.W001"]
+
+
 def test_pipeline_classes_must_import() -> None:
     with override_settings(PIPELINE_CLASSES=["backend.nowhere.Pipeline"]):
         assert _ids() == ["pipeline.E003"]

@@ -1,0 +1,65 @@
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "backend" / "config" / "gunicorn.py"
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def read_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, object]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(CONFIG))
+
+
+def test_the_server_is_sized_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = read_config(
+        monkeypatch,
+        GUNICORN_WORKERS="3",
+        GUNICORN_THREADS="2",
+        GUNICORN_TIMEOUT="0",
+        GUNICORN_MAX_REQUESTS="500",
+    )
+    assert (config["workers"], config["threads"], config["timeout"]) == (3, 2, 0)
+    assert (config["max_requests"], config["max_requests_jitter"]) == (500, 50)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("GUNICORN_WORKERS", "four", "GUNICORN_WORKERS must be an integer, not 'four'"),
+        ("GUNICORN_WORKERS", "0", "GUNICORN_WORKERS must be 1 or more, not 0"),
+        ("GUNICORN_THREADS", "0", "GUNICORN_THREADS must be 1 or more, not 0"),
+        ("GUNICORN_TIMEOUT", "-5", "GUNICORN_TIMEOUT must be 0 or more, not -5"),
+        ("GUNICORN_MAX_REQUESTS", "1e4", "GUNICORN_MAX_REQUESTS must be an integer"),
+    ],
+)
+def test_a_value_the_server_cannot_use_is_refused_by_its_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_config(monkeypatch, **{name: value})
+
+
+def check_with_gunicorn(workers: str) -> subprocess.CompletedProcess[str]:
+    """gunicorn's own reading of the file (`--check-config`), as a server starts."""
+    return subprocess.run(
+        [GUNICORN, "--check-config", "-c", str(CONFIG), "backend.config.wsgi"],
+        cwd=ROOT,
+        env={**os.environ, "GUNICORN_WORKERS": workers},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_gunicorn_loads_the_file_and_stops_on_a_value_it_refuses() -> None:
+    assert check_with_gunicorn("2").returncode == 0
+    refused = check_with_gunicorn("0")
+    assert refused.returncode != 0
+    assert "GUNICORN_WORKERS must be 1 or more, not 0" in refused.stderr + refused.stdout
