@@ -48,7 +48,7 @@ from .nested import NestedPipelineView
 from .outcomes import Complete, Failure, Form, Outcome, StepResponse, as_outcome
 from .provider import PipelineProvider, ProviderLookup, serves
 from .requests import display_request
-from .state import ACTIVE, CANCELLED, COMPLETE, FAILED, FlowState, Frame
+from .state import ACTIVE, COMPLETE, FAILED, FlowState, Frame
 from .steps import PipelineView, Step, signature_of
 from .store import get_store
 
@@ -218,7 +218,7 @@ class Pipeline:
         """Cancel the request's latest flow of this type, if it is unfinished."""
         state = ownership.latest_flow(self.request, self.pipeline_name)
         if state is not None and state.status == ACTIVE:
-            state.status = CANCELLED
+            state.cancel()
             get_store().compare_and_set(state, state.version)  # lost a race: it moved, keep it
 
     def current_step(self) -> Response:
@@ -278,11 +278,12 @@ class Pipeline:
         return data if key is None else data.get(key)
 
     def error(self, message: Any, code: str = "pipeline_error") -> Response:
-        """End the flow as failed, saying why."""
+        """End the flow as failed, saying why; what its steps bound goes, as at a finish."""
         root = self._root
         state = root._require_state()
         state.status = FAILED
         state.errors = [error_item(code, message)]
+        state.drop_bound()
         root._changed()
         return root._serve(Failure)
 
@@ -519,8 +520,8 @@ class Pipeline:
                 if state.status == FAILED:
                     raise _Rollback
                 state.result = result.outcome if isinstance(result, StepResponse) else result
-                # What users typed and providers gave (tokens) goes with the flow.
-                state.frame.data, state.frame.child = {}, None
+                state.drop_bound()
+                state.frame.child = None
                 self._write(force=True)
         except _Rollback:
             # finish_pipeline called error(): nothing it wrote is kept, and

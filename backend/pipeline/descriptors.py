@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.urls import reverse
 
 from .outcomes import Complete, Form, Outcome, Redirect
-from .state import ACTIVE, COMPLETE
+from .state import ACTIVE
 
 if TYPE_CHECKING:
     from .base import Pipeline
@@ -27,9 +27,10 @@ def describe(pipeline: Pipeline, outcome: Outcome) -> dict[str, Any]:
     chain = pipeline.chain()
     path = []
     for level in chain:
-        if state.status == COMPLETE:
-            # It took every step it is past; its state, from which conditional
-            # and late-bound steps are found, is gone.
+        if state.status != ACTIVE:
+            # Ended, it is told by where it stopped: its state, from which
+            # conditional and late-bound steps are found, is gone. A complete
+            # flow took every step it is past.
             name, total = None, level.step_index
         else:
             view = level.current_view()

@@ -102,3 +102,19 @@ class FlowState:
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now
+
+    def cancel(self) -> None:
+        self.status = CANCELLED
+        self.drop_bound()
+
+    def drop_bound(self) -> None:
+        """Forget what the steps bound, at every level: the flow has ended.
+
+        What users typed and what providers gave (access tokens) serves only
+        to reach the end. An ended flow, whatever the end, keeps what
+        describes it: its status, result or errors, and where it stopped.
+        """
+        frame: Frame | None = self.frame
+        while frame is not None:
+            frame.data = {}
+            frame = frame.child

@@ -6,6 +6,7 @@ from django.test import override_settings
 
 from backend.integrations.chat import ChooseChannel, choose_channel
 from backend.integrations.models import Integration
+from backend.pipeline.models import Flow
 from backend.pipeline.registry import get_pipeline_class
 from tests.conftest import FlowClient
 
@@ -128,3 +129,6 @@ def test_chat_with_no_channel_to_post_to_ends_the_flow_saying_why(user_client: F
     assert answer["status"] == "failed", answer
     assert answer["errors"][0]["code"] == "no_channels"
     assert not Integration.objects.exists()
+    # The chat service's access token, bound by the sign-in, went with the flow.
+    row = Flow.objects.get(pk=answer["id"])
+    assert (row.data, row.child) == ({}, None)

@@ -7,17 +7,16 @@ from typing import Any
 import pytest
 import time_machine
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser, Group
-from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.auth.models import Group
 from django.db import OperationalError
 from django.test import override_settings
-from rest_framework.request import Request
-from rest_framework.test import APIClient, APIRequestFactory
+from rest_framework.test import APIClient
 
 from backend.pipeline import PipelineNotInitialized
 from backend.pipeline.errors import UnknownProvider
 from backend.pipeline.store import DatabaseStore, get_store
 from tests.conftest import FlowClient
+from tests.pipeline.conftest import session_request
 from tests.pipeline.examples import (
     EXAMPLE_PIPELINES,
     FailingFinishPipeline,
@@ -26,21 +25,6 @@ from tests.pipeline.examples import (
 )
 
 pytestmark = pytest.mark.usefixtures("examples")
-
-
-def _drf_request(client: APIClient) -> Request:
-    """A GET carrying `client`'s session, for calling a pipeline directly.
-
-    Changes made to `request.session` are the test's to save.
-    """
-    if settings.SESSION_COOKIE_NAME not in client.cookies:
-        session = SessionStore()
-        session.create()
-        client.cookies[settings.SESSION_COOKIE_NAME] = str(session.session_key)
-    raw = APIRequestFactory().get("/")
-    raw.session = SessionStore(client.cookies[settings.SESSION_COOKIE_NAME].value)
-    raw.user = AnonymousUser()
-    return Request(raw)
 
 
 def test_one_view_initializes_then_traverses() -> None:
@@ -130,7 +114,7 @@ def test_get_for_request_finds_the_most_recent_flow_of_its_type(client: FlowClie
     second = client.start("sentry", "sentry").json()
     client.start("onboarding", "default")
 
-    request = _drf_request(client.raw)
+    request = session_request(client.raw)
     pipeline = SentryPipeline.get_for_request(request)
     assert pipeline is not None
     assert pipeline.flow is not None
@@ -138,16 +122,16 @@ def test_get_for_request_finds_the_most_recent_flow_of_its_type(client: FlowClie
 
 
 def test_get_for_request_is_none_without_a_flow(client: FlowClient) -> None:
-    assert SentryPipeline.get_for_request(_drf_request(client.raw)) is None
+    assert SentryPipeline.get_for_request(session_request(client.raw)) is None
 
 
 def test_is_valid_is_false_for_another_session(
     client: FlowClient, other_client: FlowClient
 ) -> None:
     client.start("sentry", "sentry")
-    assert SentryPipeline(_drf_request(client.raw), "sentry").is_valid()
-    assert not SentryPipeline(_drf_request(other_client.raw), "sentry").is_valid()
-    assert SentryPipeline.get_for_request(_drf_request(other_client.raw)) is None
+    assert SentryPipeline(session_request(client.raw), "sentry").is_valid()
+    assert not SentryPipeline(session_request(other_client.raw), "sentry").is_valid()
+    assert SentryPipeline.get_for_request(session_request(other_client.raw)) is None
 
 
 def test_is_valid_is_false_once_the_flow_expired(
@@ -156,14 +140,14 @@ def test_is_valid_is_false_once_the_flow_expired(
     client.start("sentry", "sentry")
     clock.shift(settings.PIPELINE_TTL)
 
-    found = SentryPipeline.get_for_request(_drf_request(client.raw))
+    found = SentryPipeline.get_for_request(session_request(client.raw))
     assert found is not None
     assert not found.is_valid()
-    assert not SentryPipeline(_drf_request(client.raw), "sentry").is_valid()
+    assert not SentryPipeline(session_request(client.raw), "sentry").is_valid()
 
 
 def test_fetch_state_without_a_key_is_everything_bound_so_far(client: FlowClient) -> None:
-    pipeline = SentryPipeline(_drf_request(client.raw), "sentry")
+    pipeline = SentryPipeline(session_request(client.raw), "sentry")
     assert (pipeline.fetch_state(), pipeline.fetch_state("missing")) == ({}, None)
     pipeline.initialize()
     assert pipeline.fetch_state() == {}
@@ -175,7 +159,7 @@ def test_fetch_state_without_a_key_is_everything_bound_so_far(client: FlowClient
 
 def test_clear_session_drops_the_flow(client: FlowClient) -> None:
     started = client.start("sentry", "sentry").json()
-    pipeline = SentryPipeline.get_for_request(_drf_request(client.raw))
+    pipeline = SentryPipeline.get_for_request(session_request(client.raw))
     assert pipeline is not None
     pipeline.clear_session()
 
@@ -197,12 +181,12 @@ def test_bind_state_and_fetch_state_round_trip_json() -> None:
 
 def test_provider_model_is_looked_up_from_the_flow(client: FlowClient) -> None:
     group = Group.objects.create(name="acme")
-    request = _drf_request(client.raw)
+    request = session_request(client.raw)
     pipeline = SentryPipeline(request, "sentry", provider_model=group)
     pipeline.initialize()
     request.session.save()
 
-    found = SentryPipeline.get_for_request(_drf_request(client.raw))
+    found = SentryPipeline.get_for_request(session_request(client.raw))
     assert found is not None
     assert found.provider_model == group
     assert found.is_valid()
@@ -212,14 +196,14 @@ def test_a_deleted_provider_model_invalidates_the_flow_without_a_crash(
     client: FlowClient,
 ) -> None:
     group = Group.objects.create(name="acme")
-    request = _drf_request(client.raw)
+    request = session_request(client.raw)
     pipeline = SentryPipeline(request, "sentry", provider_model=group)
     pipeline.initialize()
     request.session.save()
     assert pipeline.flow is not None
     group.delete()
 
-    found = SentryPipeline.get_for_request(_drf_request(client.raw))
+    found = SentryPipeline.get_for_request(session_request(client.raw))
     assert found is not None
     assert found.provider_model is None
     assert not found.is_valid()
@@ -229,13 +213,13 @@ def test_a_deleted_provider_model_invalidates_the_flow_without_a_crash(
 
 
 def test_config_is_given_to_the_provider_and_kept_with_the_flow(client: FlowClient) -> None:
-    request = _drf_request(client.raw)
+    request = session_request(client.raw)
     pipeline = SentryPipeline(request, "sentry", config={"scopes": ["read"]})
     assert pipeline.provider.config == {"scopes": ["read"]}
     pipeline.initialize()
     request.session.save()
 
-    found = SentryPipeline.get_for_request(_drf_request(client.raw))
+    found = SentryPipeline.get_for_request(session_request(client.raw))
     assert found is not None
     assert found.config == {"scopes": ["read"]}
     assert found.provider.config == {"scopes": ["read"]}
@@ -251,6 +235,9 @@ def test_finish_pipeline_error_keeps_nothing_it_wrote(client: FlowClient) -> Non
     assert not Group.objects.filter(name="written-by-ada").exists()
     assert client.show(started["id"]).json()["status"] == "failed"
     assert FailingFinishPipeline.pipeline_name == "failing"
+    stored = get_store().load(started["id"])
+    assert stored is not None
+    assert stored.frame.data == {}  # the name typed went with the flow
 
 
 def test_finish_pipeline_runs_once_and_its_result_is_kept(client: FlowClient) -> None:
@@ -270,11 +257,11 @@ def test_get_for_request_works_with_a_provider_manager_that_only_has_get(
     # Sentry's pipeline README: "There is no explicit interface for the manager
     # object other than that it should have a `get` method that takes the
     # `provider_key`".
-    request = _drf_request(client.raw)
+    request = session_request(client.raw)
     GetOnlyManagerPipeline(request, "sentry").initialize()
     request.session.save()
 
-    found = GetOnlyManagerPipeline.get_for_request(_drf_request(client.raw))
+    found = GetOnlyManagerPipeline.get_for_request(session_request(client.raw))
     assert found is not None
     assert found.is_valid()
 
@@ -305,9 +292,15 @@ def test_the_step_view_does_not_resume_a_flow_the_initialize_view_started_over()
     browser = APIClient()
     browser.post("/sentry/init/sentry/", {}, format="json")
     browser.post("/sentry/step/", {"my_data": "abandoned"}, format="json")
+    abandoned = SentryPipeline.get_for_request(session_request(browser))
+    assert abandoned is not None
+    assert abandoned.flow is not None
     browser.post("/sentry/init/sentry/", {}, format="json")  # back at the start
-    restarted = SentryPipeline.get_for_request(_drf_request(browser))
+    restarted = SentryPipeline.get_for_request(session_request(browser))
     assert restarted is not None
+    cancelled = get_store().load(abandoned.flow.id)
+    assert cancelled is not None
+    assert (cancelled.status, cancelled.frame.data) == ("cancelled", {})
     restarted.clear_session()  # the restarted flow is done with
 
     assert browser.get("/sentry/step/").status_code == 400

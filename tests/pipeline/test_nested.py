@@ -9,6 +9,7 @@ from backend.pipeline import FormView
 from backend.pipeline.store import get_store
 from tests.conftest import FlowClient
 from tests.pipeline import examples
+from tests.pipeline.conftest import session_request
 
 pytestmark = pytest.mark.usefixtures("examples")
 
@@ -182,3 +183,30 @@ def test_a_nested_pipeline_as_the_only_step_finishes_the_parent_with_its_state()
     assert done["result"] == {
         "account": {"email": {"email": "ada@example.com"}, "name": {"name": "Ada"}}
     }
+
+
+def test_a_flow_failed_inside_a_nested_pipeline_drops_what_every_level_bound(
+    client: FlowClient,
+) -> None:
+    at_name = _into_name_step(client)
+    found = examples.SetupPipeline.get_for_request(session_request(client.raw))
+    assert found is not None
+    nested = found.chain()[-1]
+    assert nested.fetch_state() == {"email": {"email": "ada@example.com"}}
+
+    nested.error("This account is closed.", code="account_closed")
+
+    failed = client.show(at_name["id"]).json()
+    assert (failed["status"], failed["errors"][0]["code"]) == ("failed", "account_closed")
+    # Where it stopped, at every level, is kept.
+    assert [position(level) for level in failed["step"]["path"]] == [
+        position(level) for level in at_name["step"]["path"]
+    ]
+    stored = get_store().load(at_name["id"])
+    assert stored is not None
+    assert stored.frame.child is not None
+    assert (stored.frame.data, stored.frame.child.data) == ({}, {})
+
+
+def position(level: dict[str, Any]) -> tuple[str, str, int]:
+    return level["pipeline"], level["provider"], level["index"]

@@ -85,6 +85,17 @@ def test_a_finish_that_calls_error_fails_the_flow_and_keeps_nothing_on_redis(
     )
     assert not Group.objects.filter(name="written-by-ada").exists()
     assert client.show(started["id"]).json()["status"] == "failed"
+    stored = get_store().load(started["id"])
+    assert stored is not None
+    assert stored.frame.data == {}  # the name typed went with the flow
+
+
+def test_a_cancelled_flow_drops_what_it_bound_on_redis(client: FlowClient) -> None:
+    at_confirm = _at_confirm(client)
+    assert client.cancel(at_confirm["id"]).status_code == 204
+    stored = get_store().load(at_confirm["id"])
+    assert stored is not None
+    assert (stored.status, stored.frame.data) == ("cancelled", {})
 
 
 def test_a_finish_that_crashes_puts_the_flow_back_at_its_last_step_on_redis(

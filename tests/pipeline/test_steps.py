@@ -8,6 +8,8 @@ from rest_framework import serializers
 
 from backend.pipeline.steps import PipelineView, as_json, signature_of
 from tests.conftest import FlowClient
+from tests.pipeline.conftest import session_request
+from tests.pipeline.examples import DynamicPipeline
 
 pytestmark = pytest.mark.usefixtures("examples")
 
@@ -86,6 +88,21 @@ def test_a_completed_flow_shows_no_step_though_its_conditions_now_hold(
     assert shown == done
     assert (shown["step"]["name"], shown["step"]["index"], shown["step"]["total"]) == (None, 2, 2)
     assert [level["name"] for level in shown["step"]["path"]] == [None]
+
+
+def test_a_failed_flow_is_told_by_where_it_stopped_not_by_steps_found_without_its_state(
+    client: FlowClient,
+) -> None:
+    # Without the kind bound, index 1 would be the confirm step.
+    started = client.start("dynamic", "conditional").json()
+    company = client.submit(started, {"kind": "business"}).json()
+    found = DynamicPipeline.get_for_request(session_request(client.raw))
+    assert found is not None
+    found.error("The company register is closed.", code="register_closed")
+
+    shown = client.show(company["id"]).json()
+    assert (shown["status"], shown["kind"]) == ("failed", "error")
+    assert (shown["step"]["name"], shown["step"]["index"], shown["step"]["total"]) == (None, 1, 1)
 
 
 def test_back_prefills_what_the_step_bound_and_then_takes_new_input(

@@ -317,25 +317,42 @@ def test_interleaved_submits_backs_and_cancels_keep_the_flow_consistent(
             return None
         return body_of(response, 200)
 
-    def play(index: int) -> None:
+    def play(index: int) -> tuple[random.Random, Data]:
+        """The rounds of one player; then the step it saw last, to act on in the final round."""
         rng = random.Random(index)
-        try:
-            for round_ in range(ROUNDS):
-                shown = show(index)
-                assert shown is not None, "nobody cancels before the last round"
-                act(index, choose(rng, shown), shown, 100 * index + round_)
-            # The last round, all at once: half the players cancel, the others move the flow.
+        for round_ in range(ROUNDS):
             shown = show(index)
-            assert shown is not None
+            assert shown is not None, "nobody cancels before the last round"
+            act(index, choose(rng, shown), shown, 100 * index + round_)
+        shown = show(index)
+        assert shown is not None
+        return rng, shown
+
+    def play_last(index: int, rng: random.Random, shown: Data) -> None:
+        """The last round, all at once: half the players cancel, the others move the flow."""
+        try:
             final_round.wait()
         except BaseException:
             final_round.abort()  # the others stop waiting for this player
             raise
         act(index, "cancel" if index % 2 else choose(rng, shown), shown, 100 * index + ROUNDS)
 
+    def bound_by(made: list[tuple[int, str, str, Data | None]]) -> Data:
+        """The data of the last successful submit of each step."""
+        expected: Data = {}
+        for _, action, step, data in sorted(made, key=lambda move: move[0]):
+            if action == "submit":
+                expected[step] = data
+        return expected
+
     with ThreadPoolExecutor(PLAYERS) as pool:
-        for future in [pool.submit(play, index) for index in range(PLAYERS)]:
-            future.result(timeout=4 * HTTP_TIMEOUT)
+        futures = [pool.submit(play, index) for index in range(PLAYERS)]
+        last_seen = [future.result(timeout=4 * HTTP_TIMEOUT) for future in futures]
+        # Before the last round: what the flow bound is that of its moves, none lost, none stale.
+        assert flow_row(flow_id).data == bound_by(moves)
+        finals = [pool.submit(play_last, index, *last_seen[index]) for index in range(PLAYERS)]
+        for final in finals:
+            final.result(timeout=4 * HTTP_TIMEOUT)
 
     print(dict(seen), dict(conflicts))
     assert set(conflicts) <= {"stale_version", "pipeline_finished"}
@@ -348,12 +365,8 @@ def test_interleaved_submits_backs_and_cancels_keep_the_flow_consistent(
     # Every write bumped the version by one: each successful move made exactly one version.
     assert row.version == 1 + len(moves) + len(cancels)
     assert sorted(version for version, *_ in moves) == list(range(2, 2 + len(moves)))
-    # The data are those of the last successful submit of each step, none lost, none stale.
-    expected: Data = {}
-    for _, action, step, data in sorted(moves, key=lambda move: move[0]):
-        if action == "submit":
-            expected[step] = data
-    assert row.data == expected
+    # Cancelled, the flow keeps nothing its steps bound.
+    assert row.data == {}
     # The flow stands where the last move left it.
     last = max(moves, key=lambda move: move[0])
     steps = ["profile", "company", "confirm"]

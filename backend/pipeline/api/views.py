@@ -50,7 +50,7 @@ from ..provider import listed, serves
 from ..redirects import is_allowed_target
 from ..registry import all_pipelines, get_pipeline_class
 from ..requests import display_request, query_request, submission_request
-from ..state import ACTIVE, CANCELLED, MAX_RETURN_TO_LENGTH, FlowState
+from ..state import ACTIVE, MAX_RETURN_TO_LENGTH, FlowState
 from ..steps import INITIAL_DATA_KEY, as_json, non_finite_errors
 from ..store import CallbackRecord, get_store
 from . import serializers as api
@@ -261,7 +261,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
             assert state is not None
             if state.status != ACTIVE:
                 return _conflict(pipeline)
-            state.status = CANCELLED
+            state.cancel()
             if store.compare_and_set(state, state.version):
                 return Response(status=status.HTTP_204_NO_CONTENT)
             pipeline = _load(request, pk)

@@ -641,6 +641,15 @@ def test_cancel_returns_204_with_no_body(client: FlowClient, started: dict[str, 
     assert response.content == b""
 
 
+def test_a_cancelled_flow_drops_what_it_bound(
+    client: FlowClient, at_company: dict[str, Any]
+) -> None:
+    assert Flow.objects.get(pk=at_company["id"]).data == {"profile": PROFILE}
+    client.cancel(at_company["id"])
+    row = Flow.objects.get(pk=at_company["id"])
+    assert (row.status, row.data) == ("cancelled", {})
+
+
 @pytest.mark.parametrize("action", ["show", "submit", "back", "cancel"])
 def test_a_cancelled_flow_returns_410_pipeline_cancelled_with_restart(
     client: FlowClient, at_company: dict[str, Any], action: str
