@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 from django.http import HttpResponseRedirect
 from django.http.response import HttpResponseBase
@@ -379,8 +379,10 @@ def _resume(request: Request, state: FlowState, record: CallbackRecord) -> Pipel
 def _to_frontend(state: FlowState | None, *, error: str = "") -> HttpResponseRedirect:
     """The flow's `return_to` (checked when it started), else the frontend URL.
 
-    Its query keeps its own parameters but those the redirect speaks in: an
-    `error` of its own would read to the app as this callback refused.
+    Its query keeps its own parameters, as written (decoded and encoded
+    again, `%ff` or a bare `flag` would not come back the same), but those
+    the redirect speaks in: an `error` of its own would read to the app as
+    this callback refused.
     """
     target = state.return_to if state is not None and state.return_to else conf.FRONTEND_URL
     params = {"pipeline": state.id} if state is not None else {}
@@ -388,11 +390,11 @@ def _to_frontend(state: FlowState | None, *, error: str = "") -> HttpResponseRed
         params["error"] = error
     parts = urlsplit(target)
     kept = [
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if key not in ("pipeline", "error")
+        piece
+        for piece in parts.query.split("&")
+        if piece and unquote_plus(piece.partition("=")[0]) not in ("pipeline", "error")
     ]
-    query = urlencode([*kept, *params.items()])
+    query = "&".join([*kept, urlencode(params)] if params else kept)
     return HttpResponseRedirect(urlunsplit(parts._replace(query=query)))
 
 
