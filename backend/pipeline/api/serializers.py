@@ -16,18 +16,32 @@ from ..state import STATUSES
 MAX_VERSION = 2**31 - 1
 
 
+class JSONIntegerField(serializers.IntegerField):
+    """An integer as JSON writes one: `"1"` or `true` is not one, as the schema says.
+
+    (JSON Schema counts `1.0` an integer, and so does this field.)
+    """
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str | bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StartSerializer(serializers.Serializer[Any]):
     # No length limits: a name no pipeline has is `unknown_pipeline` (404)
     # and a return address too long to keep is `invalid_return_to`, as the
-    # protocol says, however long (the body's own limit bounds them).
-    pipeline = serializers.CharField()
-    provider = serializers.CharField()
+    # protocol says, however long (the body's own limit bounds them). Nor
+    # trimmed: " onboarding" is a name no pipeline has, where a blank one
+    # would be a malformed request the schema does not allow.
+    pipeline = serializers.CharField(trim_whitespace=False)
+    provider = serializers.CharField(trim_whitespace=False)
     initial_data = serializers.DictField(required=False, default=dict)
     return_to = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class VersionSerializer(serializers.Serializer[Any]):
-    version = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
+    version = JSONIntegerField(min_value=1, max_value=MAX_VERSION)
 
 
 class SubmitSerializer(VersionSerializer):

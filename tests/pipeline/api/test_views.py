@@ -136,11 +136,19 @@ def test_start_of_a_pipeline_whose_provider_manager_only_has_get_returns_201(
 
 @pytest.mark.parametrize(
     ("pipeline", "provider", "code"),
-    [("p" * 65, "default", "unknown_pipeline"), ("onboarding", "p" * 4000, "unknown_provider")],
+    [
+        ("p" * 65, "default", "unknown_pipeline"),
+        ("onboarding", "p" * 4000, "unknown_provider"),
+        (" ", "default", "unknown_pipeline"),
+        (" onboarding", "default", "unknown_pipeline"),
+        ("onboarding", "default\n", "unknown_provider"),
+    ],
+    ids=["long-pipeline", "long-provider", "space", "leading-space", "trailing-newline"],
 )
-def test_a_name_longer_than_any_is_unknown_too(
+def test_a_name_is_looked_up_as_sent_and_one_no_pipeline_has_is_unknown(
     client: FlowClient, pipeline: str, provider: str, code: str
 ) -> None:
+    # The schema allows any non-empty string, however long, spaces included.
     response = client.start(pipeline, provider)
     assert response.status_code == 404
     assert error_of(response)["code"] == code
@@ -445,6 +453,7 @@ def test_submit_of_invalid_data_binds_nothing(client: FlowClient, started: dict[
         ({"version": 2**31, "data": PROFILE}, "version"),
         ({"version": 10**30, "data": PROFILE}, "version"),
         ({"version": "one", "data": PROFILE}, "version"),
+        ({"version": "1", "data": PROFILE}, "version"),
         ({"version": 1.5, "data": PROFILE}, "version"),
         ({"version": True, "data": PROFILE}, "version"),
         ({"version": [1], "data": PROFILE}, "version"),
@@ -623,7 +632,15 @@ def test_back_with_stale_version_returns_409_stale_version(
     assert position(client, at_company["id"]) == ("company", at_company["step"]["version"])
 
 
-@pytest.mark.parametrize("body", [{}, {"version": "x"}, {"version": 0}, []])
+def test_a_version_written_as_json_writes_a_whole_number_is_taken(
+    client: FlowClient, started: dict[str, Any]
+) -> None:
+    response = client.post(flow_url(started["id"]), {"version": 1.0, "data": PROFILE})
+    assert response.status_code == 200, response.json()
+    assert response.json()["step"]["name"] == "company"
+
+
+@pytest.mark.parametrize("body", [{}, {"version": "x"}, {"version": "2"}, {"version": 0}, []])
 def test_malformed_back_returns_400_invalid_request(
     client: FlowClient, at_company: dict[str, Any], body: Any
 ) -> None:
