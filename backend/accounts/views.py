@@ -1,9 +1,13 @@
 """Session authentication for the single-page app."""
 
+import functools
+import math
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import get_token
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
@@ -36,6 +40,31 @@ class LoginRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def throttled_login_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """A login page of Django's, its attempts counted with the API's, per address.
+
+    The local OAuth server's sign-in page and the admin's take a password
+    too: unthrottled, each would be a way around `AUTH_LOGIN_RATE`. A page
+    is shown as often as asked; only a POST is an attempt.
+    """
+
+    @functools.wraps(view)
+    def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method == "POST":
+            throttle = LoginRateThrottle()
+            if not throttle.allow_request(Request(request), APIView()):
+                refused = HttpResponse(
+                    _("Too many sign-in attempts from your address. Try again later."),
+                    status=status.HTTP_429_TOO_MANY_REQUESTS,
+                    content_type="text/plain; charset=utf-8",
+                )
+                refused["Retry-After"] = str(math.ceil(throttle.wait() or 1))
+                return refused
+        return view(request, *args, **kwargs)
+
+    return page
 
 
 class InvalidCredentials(PipelineError):

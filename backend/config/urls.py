@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from oauth2_provider import urls as oauth2_urls
 
 from backend.accounts.oauth_server import AuthorizationView, UserInfoView, application_in_admin
+from backend.accounts.views import throttled_login_page
 from backend.pipeline.api.exceptions import unrouted
 from backend.pipeline.api.openapi import SchemaView
 
@@ -20,10 +21,12 @@ oauth2_pages = [
 ]
 
 urlpatterns = [
+    # Before the admin's own: its login page, counted with the others.
+    path("admin/login/", throttled_login_page(admin.site.login)),
     path("admin/", admin.site.urls),
     path(
         "accounts/login/",
-        LoginView.as_view(template_name="accounts/login.html"),
+        throttled_login_page(LoginView.as_view(template_name="accounts/login.html")),
         name="login",
     ),
     path("o/userinfo/", UserInfoView.as_view(), name="oauth-userinfo"),

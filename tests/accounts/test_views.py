@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -95,6 +96,38 @@ def test_logins_beyond_the_rate_are_refused_with_retry_after(
     assert error_code(refused) == "throttled"
     assert int(refused["Retry-After"]) > 0
     assert client.get("/api/auth/me/").json()["authenticated"] is False
+
+
+@pytest.mark.parametrize("page", ["/accounts/login/", "/admin/login/"])
+def test_a_login_page_of_djangos_counts_its_attempts_with_the_apis(
+    client: FlowClient, user: Any, settings: Any, page: str
+) -> None:
+    # Else the local server's sign-in page or the admin's would be a way
+    # around the API's limit on guesses.
+    settings.AUTH_LOGIN_RATE = "3/min"
+    user.is_staff = True
+    user.save()
+    wrong = {"username": "ada", "password": "guess"}
+    browser = Client()
+    assert client.post("/api/auth/login/", wrong).status_code == 400
+    assert [browser.post(page, wrong).status_code for _ in range(2)] == [200, 200]
+
+    refused = browser.post(page, {"username": "ada", "password": "lovelace-1815"})
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert "_auth_user_id" not in browser.session
+    assert browser.get(page).status_code == 200  # the page itself is still shown
+    assert client.login("ada", "lovelace-1815").status_code == 429
+
+
+def test_a_login_page_of_djangos_lets_a_user_in_within_the_rate(user: Any, settings: Any) -> None:
+    settings.AUTH_LOGIN_RATE = "3/min"
+    browser = Client()
+    signed_in = browser.post(
+        "/accounts/login/", {"username": "ada", "password": "lovelace-1815", "next": "/o/"}
+    )
+    assert signed_in.status_code == 302
+    assert browser.session["_auth_user_id"] == str(user.pk)
 
 
 def test_login_of_an_inactive_user_returns_400_invalid_credentials(
