@@ -38,6 +38,9 @@ from . import conf
 from .base import Provider
 from .models import EXTERNAL_ID_LENGTH
 
+#: A callback from another server than the one the browser was sent to.
+ISSUER_MISMATCH = ("oauth_issuer_mismatch", _("The sign-in came from elsewhere."))
+
 #: Where the login step keeps the attempt under way: state, verifier, redirect URI, issuer.
 ATTEMPT_KEY = "oauth_attempt"
 
@@ -269,7 +272,14 @@ class OAuth2CallbackView(PipelineView):
             str(attempt["state"]).encode("utf-8", "surrogatepass"),
         ):
             return retry(pipeline, "state_mismatch", _("The sign-in could not be matched."))
+        # A code another server gave, which the browser was made to bring here
+        # (a mix-up attack), is never exchanged; nor is an error another server
+        # gave told as this provider's (RFC 9207). A code must name the issuer;
+        # an error may name none (django-oauth-toolkit names itself on codes only).
+        issuer = attempt.get("issuer") or ""
         if "error" in params:
+            if issuer and params.get("iss", issuer) != issuer:
+                return retry(pipeline, *ISSUER_MISMATCH)
             message = PROVIDER_ERRORS.get(
                 params["error"], _("The provider did not let you sign in.")
             )
@@ -277,11 +287,8 @@ class OAuth2CallbackView(PipelineView):
         code = params.get("code")
         if not code:
             return retry(pipeline, "oauth_missing_code", _("The provider sent no code."))
-        issuer = attempt.get("issuer") or ""
         if issuer and params.get("iss") != issuer:
-            # A code another server gave, which the browser was made to bring
-            # here (a mix-up attack), is never exchanged (RFC 9207).
-            return retry(pipeline, "oauth_issuer_mismatch", _("The sign-in came from elsewhere."))
+            return retry(pipeline, *ISSUER_MISMATCH)
         provider = _oauth_provider(pipeline)
         try:
             token = provider.exchange_code(

@@ -1035,6 +1035,22 @@ def test_a_refusal_that_names_no_issuer_is_told_as_the_providers(
     assert answer["errors"][0]["code"] == "oauth_provider_error"
 
 
+def test_a_refusal_that_names_another_issuer_is_not_told_as_the_providers(
+    user_client: FlowClient, provider_http: Mock
+) -> None:
+    # Another server's error, which the browser was made to bring here (RFC 9207).
+    started = start(user_client)
+    answer = come_back(
+        user_client,
+        error="access_denied",
+        state=state_of(started),
+        iss="https://elsewhere.example",
+    ).json()
+
+    message = "The sign-in came from elsewhere."
+    assert_back_at_login(answer, "oauth_issuer_mismatch", message, spent_state=state_of(started))
+
+
 @override_settings(IDENTITY_PROVIDERS={"local": {**LOCAL, "issuer": "https://id.chat.example"}})
 def test_an_issuer_set_for_the_provider_is_the_one_a_code_must_name(
     user_client: FlowClient, provider_http: Mock
