@@ -338,19 +338,25 @@ class Pipeline:
         return key
 
     def awaits_callback(self, key: str) -> bool:
-        """Whether `key` is the callback state the flow waits for, still unspent.
+        """Whether `key` is the callback state the flow waits for: unspent, or in flight.
 
-        A callback spends its state before the step runs. Should the step
-        then fail (the database gone, say), the flow still names that
-        state; a step asking here issues a fresh one instead of waiting
-        for the spent one forever.
+        A callback spends its state before its step runs (exchanging a code
+        takes a while). Until that step writes the flow, the flow still
+        names the state: a step asking here meanwhile (the flow shown in
+        another tab) waits for it rather than issue a fresh one, whose
+        write would make the callback's lose. Should the callback's step
+        never write (it failed, the database gone, say), the spent state
+        is given up after `PIPELINE_CALLBACK_TIMEOUT` seconds, and a fresh
+        one issued.
         """
         state = self._root._require_state()
         key_hash = ownership.hash_token(key)
         if not (state.callback_hash and hmac.compare_digest(key_hash, state.callback_hash)):
             return False
         record = get_store().find_callback(key_hash)
-        return record is not None and not record.used
+        if record is None or record.used_at is None:
+            return record is not None
+        return timezone.now() - record.used_at < timedelta(seconds=conf.CALLBACK_TIMEOUT)
 
     def callback_received(self) -> None:
         """The awaited callback came: the flow waits for none any more."""

@@ -44,6 +44,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 ConnectionPool.from_url(url)  # reads the URL, connects to nothing
         except ValueError as exc:
             errors.append(Error(f"{name}: {exc}", id="pipeline.E014"))
+    if conf.CALLBACK_TIMEOUT < 0:
+        errors.append(
+            Error("PIPELINE_CALLBACK_TIMEOUT must be zero or more seconds.", id="pipeline.E015")
+        )
     if conf.REDIS_GRACE < 0:
         errors.append(
             Error("PIPELINE_REDIS_GRACE must be zero or more seconds.", id="pipeline.E012")

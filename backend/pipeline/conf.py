@@ -33,6 +33,11 @@ class PipelineSettings:
         return int(getattr(settings, "PIPELINE_MAX_ACTIVE_FLOWS", 50))
 
     @property
+    def CALLBACK_TIMEOUT(self) -> int:
+        """Seconds a callback may take: its state, spent less long ago, is still awaited."""
+        return int(getattr(settings, "PIPELINE_CALLBACK_TIMEOUT", 30))
+
+    @property
     def START_RATE(self) -> str | None:
         """How often one client may start flows, in DRF's notation ("60/min"); None: no limit."""
         rate = getattr(settings, "PIPELINE_START_RATE", "60/min")

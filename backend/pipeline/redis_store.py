@@ -61,7 +61,7 @@ import contextlib
 import functools
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -212,10 +212,10 @@ redis.call('DEL', issued)
 return 1
 """
 
-# KEYS: callback; spends it once.
+# KEYS: callback; ARGV: when (ms since the epoch, never 0). Spends it once.
 _USE_CALLBACK = """
 if redis.call('HGET', KEYS[1], 'used') == '0' then
-  redis.call('HSET', KEYS[1], 'used', '1')
+  redis.call('HSET', KEYS[1], 'used', ARGV[1])
   return 1
 end
 return 0
@@ -403,10 +403,13 @@ class RedisStore(FlowStore):
         flow_id, used = self.client.hmget(self._key("callback", key_hash), ["flow", "used"])
         if flow_id is None:
             return None
-        return CallbackRecord(flow_id=_text(flow_id), used=_text(used) == "1")
+        # "0" while unused; then when, in ms ("1" where an older release spent it).
+        used_ms = int(_text(used)) if used is not None else 0
+        used_at = datetime.fromtimestamp(used_ms / 1000, UTC) if used_ms else None
+        return CallbackRecord(flow_id=_text(flow_id), used_at=used_at)
 
     def use_callback(self, key_hash: str, now: datetime) -> bool:
-        return bool(self._use(keys=[self._key("callback", key_hash)]))
+        return bool(self._use(keys=[self._key("callback", key_hash)], args=[max(_ms(now), 1)]))
 
     def purge_expired(self, now: datetime) -> int:
         """Nothing to do: Redis deletes expired flows itself."""

@@ -36,10 +36,14 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass(frozen=True)
 class CallbackRecord:
-    """A callback state a flow issued, and whether it was used."""
+    """A callback state a flow issued, and when it was used (None: not yet)."""
 
     flow_id: str
-    used: bool
+    used_at: datetime | None = None
+
+    @property
+    def used(self) -> bool:
+        return self.used_at is not None
 
 
 class FlowStore(abc.ABC):
@@ -125,7 +129,7 @@ class FlowStore(abc.ABC):
 
     @abc.abstractmethod
     def use_callback(self, key_hash: str, now: datetime) -> bool:
-        """Mark the state used; True only for the one caller that did it."""
+        """Mark the state used at `now`; True only for the one caller that did it."""
 
     @abc.abstractmethod
     def purge_expired(self, now: datetime) -> int:
@@ -242,7 +246,7 @@ class DatabaseStore(FlowStore):
         row = self.callbacks.objects.filter(key_hash=key_hash).first()
         if row is None:
             return None
-        return CallbackRecord(flow_id=row.flow_id.hex, used=row.used_at is not None)
+        return CallbackRecord(flow_id=row.flow_id.hex, used_at=row.used_at)
 
     def use_callback(self, key_hash: str, now: datetime) -> bool:
         unused = self.callbacks.objects.filter(key_hash=key_hash, used_at__isnull=True)

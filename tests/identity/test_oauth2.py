@@ -7,13 +7,17 @@ presets and the local provider have tests of their own.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 import requests
 import responses
+import time_machine
+from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 
 from backend.identity.models import Identity, IdentityProvider
 from backend.identity.oauth2 import ATTEMPT_KEY, OAuth2Provider, OAuthFailure
@@ -658,16 +662,45 @@ def test_a_flow_whose_callback_failed_midway_sends_the_browser_with_a_fresh_stat
     started = start(user_client)
     spent = state_of(started)
     provider_http.post(TOKEN_URL, body=RuntimeError("the process fell over"))
-    with pytest.raises(RuntimeError):
-        come_back(user_client, code="abc", state=spent)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        with pytest.raises(RuntimeError):
+            come_back(user_client, code="abc", state=spent)
+        # For all the flow knows, its callback is still exchanging the code.
+        waiting = user_client.show(started["id"]).json()
+        assert (state_of(waiting), waiting["step"]) == (spent, started["step"])
+        clock.shift(settings.PIPELINE_CALLBACK_TIMEOUT)
+        shown = user_client.show(started["id"]).json()
 
-    shown = user_client.show(started["id"]).json()
     fresh = state_of(shown)
     assert fresh != spent
     provider_http.replace(responses.POST, TOKEN_URL, json=TOKEN)
     answer_user(provider_http)
     done = come_back(user_client, code="abc", state=fresh)
     assert done.json()["status"] == "complete", done.content
+
+
+def test_a_flow_shown_while_its_callback_exchanges_the_code_keeps_the_sign_in(
+    user_client: FlowClient, provider_http: Mock, user: Any
+) -> None:
+    # Another tab reloads the flow while the provider is answering: it is
+    # shown waiting for the same state, and writes nothing that would make
+    # the callback's write lose (and the sign-in with it).
+    started = start(user_client)
+    shown_meanwhile: list[dict[str, Any]] = []
+
+    def token_endpoint(request: Any) -> tuple[int, dict[str, str], str]:
+        shown_meanwhile.append(user_client.show(started["id"]).json())
+        return 200, {"Content-Type": "application/json"}, json.dumps(TOKEN)
+
+    provider_http.add_callback(responses.POST, TOKEN_URL, callback=token_endpoint)
+    answer_user(provider_http)
+
+    done = come_back(user_client, code="abc", state=state_of(started))
+
+    assert (done.status_code, done.json()["status"]) == (200, "complete"), done.content
+    assert Identity.objects.get().user == user
+    [meanwhile] = shown_meanwhile
+    assert (meanwhile["step"], state_of(meanwhile)) == (started["step"], state_of(started))
 
 
 def test_after_a_failure_the_fresh_state_links_the_identity(

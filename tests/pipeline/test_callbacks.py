@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+import time_machine
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
@@ -91,5 +92,22 @@ def test_only_the_latest_state_issued_is_awaited(client: FlowClient) -> None:
 
     assert not pipeline.awaits_callback(older)  # issued, unspent, but no longer the flow's
     assert pipeline.awaits_callback(newer)
-    assert get_store().use_callback(hash_token(newer), timezone.now())
-    assert not pipeline.awaits_callback(newer)
+
+
+def test_a_spent_state_is_awaited_while_its_callback_may_still_run(
+    client: FlowClient, settings: Any
+) -> None:
+    settings.PIPELINE_CALLBACK_TIMEOUT = 30
+    started = client.start("roundtrip", "roundtrip").json()
+    state = get_store().load(started["id"])
+    assert state is not None
+    request = Request(APIRequestFactory().get("/", headers={"X-Pipeline-Token": started["token"]}))
+    pipeline = RoundTripPipeline(request, "roundtrip", state=state)
+    key = pipeline.expect_callback()
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert get_store().use_callback(hash_token(key), timezone.now())
+        clock.shift(29)
+        assert pipeline.awaits_callback(key)  # its callback may be exchanging a code
+        clock.shift(1)
+        assert not pipeline.awaits_callback(key)  # it never wrote: given up

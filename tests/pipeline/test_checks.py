@@ -40,6 +40,11 @@ def test_the_redis_grace_must_not_be_negative() -> None:
         assert _ids() == ["pipeline.E012"]
 
 
+def test_the_callback_timeout_must_not_be_negative() -> None:
+    with override_settings(PIPELINE_CALLBACK_TIMEOUT=-1):
+        assert _ids() == ["pipeline.E015"]
+
+
 def test_no_redis_grace_passes() -> None:
     with override_settings(PIPELINE_REDIS_GRACE=0):
         assert _ids() == []

@@ -391,13 +391,30 @@ def test_callbacks_are_found_and_spent_once(store: FlowStore) -> None:
 
     found = store.find_callback("cb" * 32)
     assert found is not None
-    assert (found.flow_id, found.used) == (state.id, False)
+    assert (found.flow_id, found.used, found.used_at) == (state.id, False, None)
     assert store.use_callback("cb" * 32, now)
-    assert not store.use_callback("cb" * 32, now)
+    assert not store.use_callback("cb" * 32, now + timedelta(seconds=5))
     spent = store.find_callback("cb" * 32)
     assert spent is not None
     assert spent.used
+    assert spent.used_at is not None
+    assert abs(spent.used_at - now) < timedelta(milliseconds=1)  # when it was spent, kept
     assert store.find_callback("ff" * 32) is None
+
+
+def test_redis_reads_a_callback_an_older_release_spent_as_spent_long_ago() -> None:
+    store = RedisStore(client=redis_client(), prefix=f"test-{uuid.uuid4().hex}:")
+    state = _flow()
+    store.create(state)
+    store.register_callback(state, "cb" * 32, timezone.now())
+    store.client.hset(store._key("callback", "cb" * 32), "used", "1")  # as it marked them
+    try:
+        spent = store.find_callback("cb" * 32)
+        assert spent is not None
+        assert spent.used_at is not None
+        assert spent.used_at < timezone.now() - timedelta(days=365)
+    finally:
+        store.delete(state.id)
 
 
 def test_delete_forgets_the_flow(store: FlowStore) -> None:
