@@ -1,9 +1,12 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
@@ -31,3 +34,25 @@ class ApiTokenAdmin(TokenAdmin):
         self.message_user(request, message % {"token": obj, "key": obj.key}, messages.WARNING)
         response: HttpResponse = super().response_add(request, obj, *args)
         return response
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class AccountAdmin(UserAdmin[User]):
+    """Django's user admin; a user who signed in through the demo's OAuth server can go too.
+
+    The toolkit's admin refuses deleting an access or refresh token by hand
+    (its way is revoking, which keeps a token's family consistent), and
+    Django would take that refusal as one to delete the tokens' user. A
+    user's whole families of tokens go with the user.
+    """
+
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[Any, int], set[str], list[Any]]:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for tokens in (get_access_token_model(), get_refresh_token_model()):
+            perms_needed.discard(str(tokens._meta.verbose_name))
+        return deleted, counts, perms_needed, protected

@@ -1,10 +1,13 @@
-"""API tokens in the admin: added and revoked there, their keys shown once."""
+"""The accounts in the admin: API tokens, their keys shown once; users, who can go."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application, RefreshToken
 from rest_framework.authtoken.models import Token
 
 TOKENS = "/admin/accounts/apitoken/"
@@ -58,3 +61,61 @@ def test_a_token_is_revoked_without_its_key_shown(admin_browser: Client, user: A
 
 def test_drfs_own_token_admin_listing_the_keys_is_gone(admin_browser: Client) -> None:
     assert admin_browser.get("/admin/authtoken/tokenproxy/").status_code == 404
+
+
+def signed_in_through_the_local_server(user: Any) -> AccessToken:
+    """An access token and its refresh token, as the demo's OAuth server issues them."""
+    app = Application.objects.create(
+        name="demo",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="https://app.example/callback/",
+    )
+    expires = timezone.now() + timedelta(hours=1)
+    access = AccessToken.objects.create(
+        user=user, application=app, token=f"a-{user.pk}", expires=expires
+    )
+    RefreshToken.objects.create(
+        user=user, application=app, token=f"r-{user.pk}", access_token=access
+    )
+    return access
+
+
+def test_a_user_who_signed_in_through_the_local_server_can_be_deleted(
+    admin_browser: Client, user: Any
+) -> None:
+    signed_in_through_the_local_server(user)
+    Token.objects.create(user=user)
+
+    confirm = admin_browser.get(f"/admin/auth/user/{user.pk}/delete/")
+    deleted = admin_browser.post(f"/admin/auth/user/{user.pk}/delete/", {"post": "yes"})
+
+    assert (confirm.status_code, deleted.status_code) == (200, 302), deleted.content
+    assert not type(user).objects.filter(pk=user.pk).exists()
+    assert not AccessToken.objects.exists()
+    assert not RefreshToken.objects.exists()
+    assert not Token.objects.exists()
+
+
+def test_users_who_signed_in_so_can_be_deleted_together(
+    admin_browser: Client, user: Any, other_user: Any
+) -> None:
+    for someone in (user, other_user):
+        signed_in_through_the_local_server(someone)
+
+    deleted = admin_browser.post(
+        "/admin/auth/user/",
+        {"action": "delete_selected", "_selected_action": [user.pk, other_user.pk], "post": "yes"},
+    )
+
+    assert deleted.status_code == 302, deleted.content
+    assert not type(user).objects.filter(pk__in=[user.pk, other_user.pk]).exists()
+
+
+def test_an_access_token_alone_is_still_revoked_rather_than_deleted(
+    admin_browser: Client, user: Any
+) -> None:
+    access = signed_in_through_the_local_server(user)
+    refused = admin_browser.post(f"/admin/oauth2_provider/accesstoken/{access.pk}/delete/")
+    assert refused.status_code == 403
+    assert AccessToken.objects.filter(pk=access.pk).exists()
