@@ -278,9 +278,16 @@ class Pipeline:
         return data if key is None else data.get(key)
 
     def error(self, message: Any, code: str = "pipeline_error") -> Response:
-        """End the flow as failed, saying why; what its steps bound goes, as at a finish."""
+        """End the flow as failed, saying why; what its steps bound goes, as at a finish.
+
+        Where it stood (`step.path`) is kept, worked out while the state it
+        is worked out from is still there.
+        """
+        from .descriptors import path_of
+
         root = self._root
         state = root._require_state()
+        state.final_path = path_of(root.chain())
         state.status = FAILED
         state.errors = [error_item(code, message)]
         state.drop_bound()

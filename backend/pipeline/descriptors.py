@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.urls import reverse
 
 from .outcomes import Complete, Form, Outcome, Redirect
-from .state import ACTIVE
+from .state import ACTIVE, COMPLETE, FAILED
 
 if TYPE_CHECKING:
     from .base import Pipeline
@@ -24,26 +24,13 @@ def describe(pipeline: Pipeline, outcome: Outcome) -> dict[str, Any]:
     """
     state = pipeline.flow
     assert state is not None
-    chain = pipeline.chain()
-    path = []
-    for level in chain:
-        if state.status != ACTIVE:
-            # Ended, it is told by where it stopped: its state, from which
-            # conditional and late-bound steps are found, is gone. A complete
-            # flow took every step it is past.
-            name, total = None, level.step_index
-        else:
-            view = level.current_view()
-            name, total = (view.get_name() if view is not None else None), len(level.steps())
-        path.append(
-            {
-                "pipeline": level.pipeline_name,
-                "provider": level.provider_key,
-                "name": name,
-                "index": level.step_index,
-                "total": total,
-            }
-        )
+    chain: list[Pipeline] | None = None
+    if state.status == FAILED and state.final_path is not None:
+        # Its state, from which its steps were found, went when it failed.
+        path = [dict(level) for level in state.final_path]
+    else:
+        chain = pipeline.chain()
+        path = path_of(chain, done=state.status == COMPLETE)
     descriptor: dict[str, Any] = {
         "id": state.id,
         "pipeline": state.pipeline,
@@ -76,6 +63,31 @@ def describe(pipeline: Pipeline, outcome: Outcome) -> dict[str, Any]:
     if state.status == ACTIVE:
         descriptor["actions"] = _actions(state.id, outcome, pipeline.can_go_back(chain))
     return descriptor
+
+
+def path_of(chain: list[Pipeline], *, done: bool = False) -> list[dict[str, Any]]:
+    """`step.path` of a chain of running pipelines, outermost first.
+
+    `done`: a completed flow, which took every step it is past; its state,
+    from which conditional and late-bound steps are found, is gone.
+    """
+    path = []
+    for level in chain:
+        if done:
+            name, total = None, level.step_index
+        else:
+            view = level.current_view()
+            name, total = (view.get_name() if view is not None else None), len(level.steps())
+        path.append(
+            {
+                "pipeline": level.pipeline_name,
+                "provider": level.provider_key,
+                "name": name,
+                "index": level.step_index,
+                "total": total,
+            }
+        )
+    return path
 
 
 def _actions(flow_id: str, outcome: Outcome, can_go_back: bool) -> list[dict[str, str]]:

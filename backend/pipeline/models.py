@@ -46,6 +46,8 @@ class Flow(models.Model):
     )
     result = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     errors = models.JSONField(default=list, encoder=DjangoJSONEncoder)
+    #: A failed flow's `step.path` as it stood when it failed (`FlowState.final_path`).
+    final_path = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     return_to = models.CharField(max_length=MAX_RETURN_TO_LENGTH, blank=True)
     callback_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()

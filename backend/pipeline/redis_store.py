@@ -462,6 +462,7 @@ def _dump(state: FlowState, *, version: int | None = None) -> str:
             "status": state.status,
             "result": state.result,
             "errors": state.errors,
+            "final_path": state.final_path,
             "user_id": state.user_id,
             "token_hash": state.token_hash,
             "return_to": state.return_to,
@@ -489,6 +490,7 @@ def _load(doc: str, version: int, session_hash: Any) -> FlowState:
         status=raw["status"],
         result=raw["result"],
         errors=raw["errors"],
+        final_path=raw.get("final_path"),  # (absent from flows an older release wrote)
         user_id=raw["user_id"],
         token_hash=raw["token_hash"],
         session_hash=_text(session_hash) if session_hash is not None else "",

@@ -87,6 +87,9 @@ class FlowState:
     return_to: str = ""
     #: Hash of the callback state the flow waits for ("" when none).
     callback_hash: str = ""
+    #: A failed flow's `step.path` as it stood when it failed: worked out
+    #: from the state it then dropped, it could not be worked out again.
+    final_path: list[dict[str, Any]] | None = None
     #: The flow as the store read (or created) it, in the store's own form, if
     #: the store keeps it: one that cannot roll back puts it back after a
     #: failed finish (`FlowStore.restore`). Not part of the flow.
@@ -112,7 +115,8 @@ class FlowState:
 
         What users typed and what providers gave (access tokens) serves only
         to reach the end. An ended flow, whatever the end, keeps what
-        describes it: its status, result or errors, and where it stopped.
+        describes it: its status, result or errors, and where it stopped
+        (its frames' positions; a failed one, its `final_path`).
         """
         frame: Frame | None = self.frame
         while frame is not None:

@@ -249,6 +249,26 @@ class ConditionalProvider(PipelineProvider):
 
 
 @dynamic_manager.register
+class LateThenNestedProvider(PipelineProvider):
+    """Nested pipelines after late-bound steps: where they stand depends on what was bound."""
+
+    key = "late_then_nested"
+    name = "Late-bound, then nested"
+
+    def get_pipeline_views(self) -> Sequence[Step]:
+        return [
+            FormView(CountSerializer, name="count"),
+            LateBoundStep(_items, name="items"),
+            *(
+                NestedPipelineView(
+                    bind_key=bind_key, provider_key="account", pipeline_cls=AccountPipeline
+                )
+                for bind_key in ("first", "second")
+            ),
+        ]
+
+
+@dynamic_manager.register
 class UnlessPersonalProvider(PipelineProvider):
     """A condition that holds while nothing is bound (the company step counts at first)."""
 

@@ -188,25 +188,28 @@ def test_a_nested_pipeline_as_the_only_step_finishes_the_parent_with_its_state()
 def test_a_flow_failed_inside_a_nested_pipeline_drops_what_every_level_bound(
     client: FlowClient,
 ) -> None:
-    at_name = _into_name_step(client)
-    found = examples.SetupPipeline.get_for_request(session_request(client.raw))
+    # Without what was bound, the nested step would no longer stand where it
+    # did (no item step before it): the flow is told as it stood.
+    descriptor = client.start("dynamic", "late_then_nested").json()
+    descriptor = client.submit(descriptor, {"count": 1}).json()
+    at_email = client.submit(descriptor, {"name": "an item"}).json()
+    assert [level["name"] for level in at_email["step"]["path"]] == ["first", "email"]
+    found = examples.DynamicPipeline.get_for_request(session_request(client.raw))
     assert found is not None
     nested = found.chain()[-1]
-    assert nested.fetch_state() == {"email": {"email": "ada@example.com"}}
+    assert nested.fetch_state() == {}
 
-    nested.error("This account is closed.", code="account_closed")
+    failed = nested.error("This account is closed.", code="account_closed")
 
-    failed = client.show(at_name["id"]).json()
-    assert (failed["status"], failed["errors"][0]["code"]) == ("failed", "account_closed")
-    # Where it stopped, at every level, is kept.
-    assert [position(level) for level in failed["step"]["path"]] == [
-        position(level) for level in at_name["step"]["path"]
-    ]
-    stored = get_store().load(at_name["id"])
+    shown = client.show(at_email["id"])
+    assert shown.status_code == 200
+    assert shown.json() == failed.data
+    assert (shown.json()["status"], shown.json()["errors"][0]["code"]) == (
+        "failed",
+        "account_closed",
+    )
+    assert shown.json()["step"]["path"] == at_email["step"]["path"]
+    stored = get_store().load(at_email["id"])
     assert stored is not None
     assert stored.frame.child is not None
     assert (stored.frame.data, stored.frame.child.data) == ({}, {})
-
-
-def position(level: dict[str, Any]) -> tuple[str, str, int]:
-    return level["pipeline"], level["provider"], level["index"]

@@ -90,10 +90,11 @@ def test_a_completed_flow_shows_no_step_though_its_conditions_now_hold(
     assert [level["name"] for level in shown["step"]["path"]] == [None]
 
 
-def test_a_failed_flow_is_told_by_where_it_stopped_not_by_steps_found_without_its_state(
+def test_a_failed_flow_is_told_as_it_stood_when_it_failed_though_its_state_is_gone(
     client: FlowClient,
 ) -> None:
-    # Without the kind bound, index 1 would be the confirm step.
+    # Without the kind bound, the company step would not be counted, and
+    # index 1 would be the confirm step.
     started = client.start("dynamic", "conditional").json()
     company = client.submit(started, {"kind": "business"}).json()
     found = DynamicPipeline.get_for_request(session_request(client.raw))
@@ -102,7 +103,12 @@ def test_a_failed_flow_is_told_by_where_it_stopped_not_by_steps_found_without_it
 
     shown = client.show(company["id"]).json()
     assert (shown["status"], shown["kind"]) == ("failed", "error")
-    assert (shown["step"]["name"], shown["step"]["index"], shown["step"]["total"]) == (None, 1, 1)
+    assert (shown["step"]["name"], shown["step"]["index"], shown["step"]["total"]) == (
+        "company",
+        1,
+        3,
+    )
+    assert shown["step"]["path"] == company["step"]["path"]
 
 
 def test_back_prefills_what_the_step_bound_and_then_takes_new_input(

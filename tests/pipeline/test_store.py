@@ -89,6 +89,24 @@ def test_create_then_load_returns_the_same_flow(store: FlowStore) -> None:
     assert loaded == state
 
 
+def test_a_failed_flow_keeps_the_path_it_failed_at(store: FlowStore) -> None:
+    state = _flow()
+    store.create(state)
+    state.status = "failed"
+    state.final_path = [
+        {
+            "pipeline": "onboarding",
+            "provider": "default",
+            "name": "company",
+            "index": 1,
+            "total": 3,
+        }
+    ]
+    assert store.compare_and_set(state, state.version)
+
+    assert store.load(state.id) == state
+
+
 @pytest.mark.parametrize("flow_id", ["", "nope", "0" * 33, "../etc", "\x00", "é" * 32])
 def test_load_of_something_that_is_no_flow_id_is_none(store: FlowStore, flow_id: str) -> None:
     assert store.load(flow_id) is None
