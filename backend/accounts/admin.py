@@ -1,14 +1,16 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
+from django.utils.safestring import SafeData, mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from rest_framework.authtoken.admin import TokenAdmin
-from rest_framework.authtoken.models import TokenProxy
+from rest_framework.authtoken.models import Token, TokenProxy
 
 from .models import ApiToken
 
@@ -46,7 +48,9 @@ class AccountAdmin(UserAdmin[User]):
     The toolkit's admin refuses deleting an access or refresh token by hand
     (its way is revoking, which keeps a token's family consistent), and
     Django would take that refusal as one to delete the tokens' user. A
-    user's whole families of tokens go with the user.
+    user's whole families of tokens go with the user, for whoever may
+    delete tokens. What the deletion takes is listed with each API token
+    cut to its start, as the token admin lists it.
     """
 
     def get_deleted_objects(
@@ -54,5 +58,26 @@ class AccountAdmin(UserAdmin[User]):
     ) -> tuple[list[Any], dict[Any, int], set[str], list[Any]]:
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
         for tokens in (get_access_token_model(), get_refresh_token_model()):
-            perms_needed.discard(str(tokens._meta.verbose_name))
-        return deleted, counts, perms_needed, protected
+            opts = tokens._meta
+            if request.user.has_perm(
+                f"{opts.app_label}.{get_permission_codename('delete', opts)}"
+            ):
+                perms_needed.discard(str(opts.verbose_name))
+        keys = list(Token.objects.filter(user__in=objs).values_list("key", flat=True))
+        return _cut(deleted, keys), counts, perms_needed, protected
+
+
+def _cut(listed: list[Any], keys: list[str]) -> list[Any]:
+    """Django's nested list of what a deletion takes, with `keys` cut to their start."""
+    cut: list[Any] = []
+    for item in listed:
+        if isinstance(item, list):
+            cut.append(_cut(item, keys))
+            continue
+        for key in keys:
+            if key in item:
+                shown = str(item).replace(key, f"{key[:4]}…")
+                # A key is hex: cutting one leaves safe text safe.
+                item = mark_safe(shown) if isinstance(item, SafeData) else shown
+        cut.append(item)
+    return cut

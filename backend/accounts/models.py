@@ -16,4 +16,6 @@ class ApiToken(TokenProxy):
         verbose_name_plural = _("API tokens")
 
     def __str__(self) -> str:
+        if self.user_id is None:  # (not yet given to anyone)
+            return gettext("API token")
         return gettext("API token of %(user)s") % {"user": self.user}

@@ -60,7 +60,9 @@ def throttled_login_page(view: Callable[..., HttpResponseBase]) -> Callable[...,
                     status=status.HTTP_429_TOO_MANY_REQUESTS,
                     content_type="text/plain; charset=utf-8",
                 )
-                refused["Retry-After"] = str(math.ceil(throttle.wait() or 1))
+                wait = throttle.wait()
+                if wait is not None:  # (as DRF says it)
+                    refused["Retry-After"] = str(math.ceil(wait))
                 return refused
         return view(request, *args, **kwargs)
 

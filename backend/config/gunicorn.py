@@ -10,6 +10,12 @@ by name, before a worker starts.
 
 import multiprocessing
 import os
+import sys
+from pathlib import Path
+
+# gunicorn reads this file before it puts the working directory on the
+# import path: the project is found from here, installed or not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from backend.config.env import env_int
 

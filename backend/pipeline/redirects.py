@@ -11,6 +11,8 @@ from .conf import conf
 def is_allowed_target(url: str, also: Iterable[str] = ()) -> bool:
     """A path of ours, or a URL on `PIPELINE_RETURN_TO_ORIGINS` (or an origin in `also`).
 
+    A path starts at the root: a relative one (`done/`, `?tab=a`, `#top`)
+    would be read against the URL of the callback that redirects to it.
     Django's own check catches the tricks (`//host`, `\\\\host`, schemes other
     than http and https, control characters); the origin must then match one
     listed exactly, scheme and port included.
@@ -20,7 +22,7 @@ def is_allowed_target(url: str, also: Iterable[str] = ()) -> bool:
     except ValueError:  # an unclosed IPv6 bracket: no URL at all
         return False
     if not (parts.scheme or parts.netloc):
-        return url_has_allowed_host_and_scheme(url, allowed_hosts=None)
+        return url.startswith("/") and url_has_allowed_host_and_scheme(url, allowed_hosts=None)
     origin = f"{parts.scheme}://{parts.netloc}"
     return origin in {*conf.RETURN_TO_ORIGINS, *also} and url_has_allowed_host_and_scheme(
         url, allowed_hosts={parts.netloc}

@@ -5,10 +5,13 @@ from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 from rest_framework.authtoken.models import Token
+
+from backend.accounts.models import ApiToken
 
 TOKENS = "/admin/accounts/apitoken/"
 
@@ -85,12 +88,14 @@ def test_a_user_who_signed_in_through_the_local_server_can_be_deleted(
     admin_browser: Client, user: Any
 ) -> None:
     signed_in_through_the_local_server(user)
-    Token.objects.create(user=user)
+    key = Token.objects.create(user=user).key
 
     confirm = admin_browser.get(f"/admin/auth/user/{user.pk}/delete/")
     deleted = admin_browser.post(f"/admin/auth/user/{user.pk}/delete/", {"post": "yes"})
 
     assert (confirm.status_code, deleted.status_code) == (200, 302), deleted.content
+    assert f"{key[:4]}…".encode() in confirm.content  # what goes, the key cut to its start
+    assert key.encode() not in confirm.content
     assert not type(user).objects.filter(pk=user.pk).exists()
     assert not AccessToken.objects.exists()
     assert not RefreshToken.objects.exists()
@@ -102,7 +107,12 @@ def test_users_who_signed_in_so_can_be_deleted_together(
 ) -> None:
     for someone in (user, other_user):
         signed_in_through_the_local_server(someone)
+    keys = [Token.objects.create(user=someone).key for someone in (user, other_user)]
+    selected = {"action": "delete_selected", "_selected_action": [user.pk, other_user.pk]}
 
+    confirm = admin_browser.post("/admin/auth/user/", selected)
+    assert confirm.status_code == 200
+    assert not any(key.encode() in confirm.content for key in keys)
     deleted = admin_browser.post(
         "/admin/auth/user/",
         {"action": "delete_selected", "_selected_action": [user.pk, other_user.pk], "post": "yes"},
@@ -119,3 +129,23 @@ def test_an_access_token_alone_is_still_revoked_rather_than_deleted(
     refused = admin_browser.post(f"/admin/oauth2_provider/accesstoken/{access.pk}/delete/")
     assert refused.status_code == 403
     assert AccessToken.objects.filter(pk=access.pk).exists()
+
+
+def test_staff_who_may_not_delete_oauth_tokens_may_not_delete_their_owner(
+    user: Any, other_user: Any
+) -> None:
+    other_user.is_staff = True
+    other_user.save()
+    other_user.user_permissions.add(Permission.objects.get(codename="delete_user"))
+    staff = Client()
+    staff.force_login(other_user)
+    signed_in_through_the_local_server(user)
+
+    refused = staff.post(f"/admin/auth/user/{user.pk}/delete/", {"post": "yes"})
+
+    assert refused.status_code == 403
+    assert type(user).objects.filter(pk=user.pk).exists()
+
+
+def test_a_token_not_yet_given_to_anyone_is_told_without_a_user() -> None:
+    assert str(ApiToken()) == "API token"

@@ -63,3 +63,17 @@ def test_gunicorn_loads_the_file_and_stops_on_a_value_it_refuses() -> None:
     refused = check_with_gunicorn("0")
     assert refused.returncode != 0
     assert "GUNICORN_WORKERS must be 1 or more, not 0" in refused.stderr + refused.stdout
+
+
+def test_the_file_finds_the_project_without_it_installed(tmp_path: Path) -> None:
+    # `-S`: no site-packages, where the editable install puts the project;
+    # run from elsewhere, as gunicorn reads the file before any `--chdir`.
+    read = subprocess.run(
+        [sys.executable, "-S", "-c", f"import runpy; runpy.run_path({str(CONFIG)!r})"],
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert read.returncode == 0, read.stderr

@@ -29,6 +29,10 @@ def test_paths_and_urls_on_an_allowed_origin_are_allowed(url: str) -> None:
         "http://[",
         "https://app.example.com]/",
         "//[x",
+        "done/",  # read against the callback's own URL
+        "?tab=a",
+        "#top",
+        "",
     ],
 )
 def test_anything_else_is_refused(url: str) -> None:

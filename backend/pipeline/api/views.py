@@ -462,12 +462,12 @@ def _conflict(pipeline: Pipeline) -> Response:
 
 
 def _checked_return_to(request: Request, url: str) -> str:
-    """`url` if it is relative or on an allowed origin, and not too long to keep.
+    """`url` if it is a path of ours or on an allowed origin, and not too long to keep.
 
     Its length is counted percent-encoded (`é` counts six): the callback's
     `Location` carries it so, and past 16,384 characters Django refuses to
-    redirect, after the step has run. The callback's own encoding of the
-    query (`/` as `%2F`) makes it at most three times longer than counted.
+    redirect, after the step has run. The callback adds only its own
+    parameters to it.
     """
     if len(iri_to_uri(url)) > MAX_RETURN_TO_LENGTH:
         raise InvalidReturnTo(_("The return address is too long."))
