@@ -56,7 +56,7 @@ def throttled_login_page(view: Callable[..., HttpResponseBase]) -> Callable[...,
             throttle = LoginRateThrottle()
             if not throttle.allow_request(Request(request), APIView()):
                 refused = HttpResponse(
-                    _("Too many sign-in attempts from your address. Try again later."),
+                    str(_("Too many sign-in attempts from your address. Try again later.")),
                     status=status.HTTP_429_TOO_MANY_REQUESTS,
                     content_type="text/plain; charset=utf-8",
                 )

@@ -114,6 +114,7 @@ def test_a_login_page_of_djangos_counts_its_attempts_with_the_apis(
 
     refused = browser.post(page, {"username": "ada", "password": "lovelace-1815"})
     assert refused.status_code == 429
+    assert refused.content == b"Too many sign-in attempts from your address. Try again later."
     assert int(refused["Retry-After"]) > 0
     assert "_auth_user_id" not in browser.session
     assert browser.get(page).status_code == 200  # the page itself is still shown
