@@ -1,5 +1,6 @@
 """Where a browser may be sent: no open redirects."""
 
+import unicodedata
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -14,9 +15,13 @@ def is_allowed_target(url: str, also: Iterable[str] = ()) -> bool:
     A path starts at the root: a relative one (`done/`, `?tab=a`, `#top`)
     would be read against the URL of the callback that redirects to it.
     Django's own check catches the tricks (`//host`, `\\\\host`, schemes other
-    than http and https, control characters); the origin must then match one
-    listed exactly, scheme and port included.
+    than http and https, a control character in front); the origin must
+    then match one listed exactly, scheme and port included. A control
+    character anywhere is refused too: a browser drops a tab or a line
+    break, so the address it goes to is not the one that was checked.
     """
+    if any(unicodedata.category(char) == "Cc" for char in url):
+        return False
     try:
         parts = urlsplit(url)
     except ValueError:  # an unclosed IPv6 bracket: no URL at all

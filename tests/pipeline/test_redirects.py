@@ -29,6 +29,10 @@ def test_paths_and_urls_on_an_allowed_origin_are_allowed(url: str) -> None:
         "http://[",
         "https://app.example.com]/",
         "//[x",
+        "/\tevil",  # a control character, anywhere: a browser drops it
+        "/x\r\nSet-Cookie: a=b",
+        "/done\x00",
+        "https://app.example.com/\x7f",
         "done/",  # read against the callback's own URL
         "?tab=a",
         "#top",

@@ -190,6 +190,7 @@ def test_start_with_return_to_on_another_origin_returns_400_invalid_return_to(
         "http://app.example/done",
         "http://[",
         "https://app.example]/done",
+        "/\tevil.test",  # a browser drops the tab: not the address checked
         # Relative: the browser would read it against /api/pipelines/callback/.
         "settings/done",
         "?tab=1",
