@@ -35,7 +35,7 @@ class LimitedJSONParser(JSONParser):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = raw.decode(encoding)
-            value = json.loads(text, parse_constant=_refuse, parse_float=_finite)
+            value = json.loads(text, parse_constant=_refuse, parse_float=_finite, parse_int=_whole)
             # Lone surrogates (from \ud800 escapes) cannot be encoded back.
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except LookupError:
@@ -58,6 +58,13 @@ def _finite(literal: str) -> float:
     if number in (float("inf"), float("-inf")):
         raise ValueError("number too large")
     return number
+
+
+def _whole(literal: str) -> int:
+    try:
+        return int(literal)
+    except ValueError:  # past Python's limit on the digits it converts (4,300)
+        raise ValueError("number with too many digits") from None
 
 
 def _reason(exc: Exception) -> str:

@@ -28,16 +28,25 @@ class JSONIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class JSONStringField(serializers.CharField):
+    """A string as JSON writes one: a number is not one, as the schema says."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StartSerializer(serializers.Serializer[Any]):
     # No length limits: a name no pipeline has is `unknown_pipeline` (404)
     # and a return address too long to keep is `invalid_return_to`, as the
     # protocol says, however long (the body's own limit bounds them). Nor
     # trimmed: " onboarding" is a name no pipeline has, where a blank one
     # would be a malformed request the schema does not allow.
-    pipeline = serializers.CharField(trim_whitespace=False)
-    provider = serializers.CharField(trim_whitespace=False)
+    pipeline = JSONStringField(trim_whitespace=False)
+    provider = JSONStringField(trim_whitespace=False)
     initial_data = serializers.DictField(required=False, default=dict)
-    return_to = serializers.CharField(required=False, allow_blank=True, default="")
+    return_to = JSONStringField(required=False, allow_blank=True, default="")
 
 
 class VersionSerializer(serializers.Serializer[Any]):

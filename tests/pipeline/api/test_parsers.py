@@ -78,3 +78,10 @@ def test_non_finite_literals_are_a_parse_error(literal: bytes) -> None:
 def test_malformed_json_is_a_parse_error(body: bytes) -> None:
     with pytest.raises(ParseError):
         parse(body)
+
+
+def test_a_number_with_too_many_digits_is_a_parse_error_told_in_our_words() -> None:
+    assert parse(b'{"version": ' + b"9" * 4300 + b"}")["version"] == int("9" * 4300)
+    with pytest.raises(ParseError) as refused:
+        parse(b'{"version": ' + b"9" * 4301 + b"}")
+    assert str(refused.value.detail) == "JSON parse error - number with too many digits"

@@ -107,6 +107,19 @@ def test_start_without_pipeline_is_a_malformed_request(client: FlowClient) -> No
     assert [item["field"] for item in error["errors"]] == ["pipeline"]
 
 
+@pytest.mark.parametrize("field", ["pipeline", "provider", "return_to"])
+@pytest.mark.parametrize("value", [1, 1.5, True, ["onboarding"]])
+def test_start_with_a_name_or_address_that_is_no_string_is_a_malformed_request(
+    client: FlowClient, field: str, value: Any
+) -> None:
+    body = {"pipeline": "onboarding", "provider": "default", field: value}
+    response = client.post(API, body)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "invalid_request"
+    assert [item["field"] for item in error["errors"]] == [field]
+
+
 def test_start_without_provider_is_a_malformed_request(client: FlowClient) -> None:
     response = client.post(API, {"pipeline": "onboarding"})
     assert response.status_code == 400
