@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
 if TYPE_CHECKING:
@@ -151,6 +152,14 @@ def demo_user(transactional_db: None, django_user_model: Any) -> Any:
 def user_client(client: FlowClient, user: Any) -> FlowClient:
     client.login("ada", "lovelace-1815")
     return client
+
+
+@pytest.fixture
+def admin_browser(admin_user: Any) -> Client:
+    """A browser signed in to the admin as a superuser."""
+    browser = Client()
+    browser.force_login(admin_user)
+    return browser
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ class ApiTokenAdmin(TokenAdmin):
 
     @admin.display(description=_("Key"))
     def key_start(self, token: ApiToken) -> str:
-        return f"{token.key[:4]}…"
+        return _start_of(token.key)
 
     def response_add(self, request: HttpRequest, obj: ApiToken, *args: Any) -> HttpResponse:
         message = gettext("The key of %(token)s, shown this once: %(key)s")
@@ -76,8 +76,13 @@ def _cut(listed: list[Any], keys: list[str]) -> list[Any]:
             continue
         for key in keys:
             if key in item:
-                shown = str(item).replace(key, f"{key[:4]}…")
+                shown = str(item).replace(key, _start_of(key))
                 # A key is hex: cutting one leaves safe text safe.
                 item = mark_safe(shown) if isinstance(item, SafeData) else shown
         cut.append(item)
     return cut
+
+
+def _start_of(key: str) -> str:
+    """As much of a key as tells it apart from others, too little to act with."""
+    return f"{key[:4]}…"

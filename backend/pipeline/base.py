@@ -361,8 +361,10 @@ class Pipeline:
         if not (state.callback_hash and hmac.compare_digest(key_hash, state.callback_hash)):
             return False
         record = get_store().find_callback(key_hash)
-        if record is None or record.used_at is None:
-            return record is not None
+        if record is None:
+            return False
+        if record.used_at is None:
+            return True
         return timezone.now() - record.used_at < timedelta(seconds=conf.CALLBACK_TIMEOUT)
 
     def callback_received(self) -> None:

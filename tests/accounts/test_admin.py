@@ -3,7 +3,6 @@
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -14,13 +13,6 @@ from rest_framework.authtoken.models import Token
 from backend.accounts.models import ApiToken
 
 TOKENS = "/admin/accounts/apitoken/"
-
-
-@pytest.fixture
-def admin_browser(admin_user: Any) -> Client:
-    browser = Client()
-    browser.force_login(admin_user)
-    return browser
 
 
 def test_a_token_added_shows_its_key_once_to_whoever_added_it(

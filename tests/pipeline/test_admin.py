@@ -2,18 +2,10 @@
 
 from typing import Any
 
-import pytest
 from django.test import Client
 
 from backend.pipeline.models import Flow
 from tests.conftest import FlowClient
-
-
-@pytest.fixture
-def admin_browser(admin_user: Any) -> Client:
-    browser = Client()
-    browser.force_login(admin_user)
-    return browser
 
 
 def test_flows_are_listed_and_shown(admin_browser: Client, client: FlowClient) -> None:
