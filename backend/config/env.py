@@ -22,8 +22,10 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ValueError(f"{name} must be a boolean (1/0, true/false), not {raw!r}")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    """An integer; below `minimum` it is refused where it is read, not at first use."""
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """An integer; outside its bounds it is refused where it is read, not at first use."""
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
@@ -33,6 +35,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ValueError(f"{name} must be an integer, not {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be {minimum} or more, not {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be {maximum} or less, not {value}")
     return value
 
 

@@ -19,7 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from backend.config.env import env_int
 
-bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+# PORT only where no bind is given: it is read, and refused, where it is used.
+bind = os.environ.get("GUNICORN_BIND") or (
+    f"0.0.0.0:{env_int('PORT', 8000, minimum=1, maximum=65535)}"
+)
 workers = env_int("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1, minimum=1)
 threads = env_int("GUNICORN_THREADS", 1, minimum=1)
 timeout = env_int("GUNICORN_TIMEOUT", 30, minimum=0)

@@ -39,6 +39,7 @@ from .conf import conf
 from .errors import (
     BackNotAllowed,
     PipelineNotFound,
+    PipelineOutdated,
     StateTooLarge,
     TooManyFlows,
     error_item,
@@ -146,10 +147,16 @@ class Pipeline:
 
     def is_outdated(self) -> bool:
         """Whether the flow no longer fits this code: steps changed, model gone."""
+        return self.outdated_detail() is not None
+
+    def outdated_detail(self) -> StrOrPromise | None:
+        """How the flow no longer fits this code, in the client's words; None if it fits."""
         frame = self._frame()
         if frame.signature != self.signature:
-            return True
-        return bool(frame.provider_model_id) and self.provider_model is None
+            return PipelineOutdated.default_detail
+        if frame.provider_model_id and self.provider_model is None:
+            return PipelineOutdated.provider_model_gone
+        return None
 
     def initialize(
         self,

@@ -37,7 +37,10 @@ class InvalidRequest(PipelineError):
 
 class InvalidReturnTo(PipelineError):
     default_code = "invalid_return_to"
-    default_detail = _("The return address is not on an allowed origin.")
+    default_detail = _(
+        "The return address must be a path from the root, or a URL on an allowed origin, "
+        "with no control characters."
+    )
 
 
 class BackNotAllowed(PipelineError):
@@ -91,8 +94,13 @@ class PipelineCancelled(FlowGone):
 
 
 class PipelineOutdated(FlowGone):
+    """The flow no longer fits the code; `detail` says how, when not by its steps."""
+
     default_code = "pipeline_outdated"
     default_detail = _("This flow's steps have changed since it started.")
+    pipeline_withdrawn = _("This pipeline is no longer offered.")
+    provider_withdrawn = _("This provider is no longer offered for this pipeline.")
+    provider_model_gone = _("What this flow was started for no longer exists.")
 
 
 def refuse_gone(state: FlowState) -> None:

@@ -91,9 +91,19 @@ class ProviderManager:
         self._providers: dict[str, type[PipelineProvider]] = {}
 
     def register(self, provider_cls: P) -> P:
-        """Register a provider class; usable as a class decorator."""
+        """Register a provider class; usable as a class decorator.
+
+        Another class under a key already taken is refused: it would replace
+        the first without a word, and flows started with it would go on with
+        other steps. To replace a provider, `unregister` its key first.
+        """
         if not provider_cls.key:
             raise ValueError(f"{provider_cls.__name__} has no key")
+        taken = self._providers.get(provider_cls.key)
+        if taken is not None and taken is not provider_cls:
+            raise ValueError(
+                f"{provider_cls.__name__}: the key {provider_cls.key!r} is {taken.__name__}'s"
+            )
         self._providers[provider_cls.key] = provider_cls
         return provider_cls
 

@@ -43,6 +43,14 @@ def test_env_int_refuses_a_value_below_its_minimum(monkeypatch: pytest.MonkeyPat
     assert env_int("X_TEST", 1, minimum=0) == 0
 
 
+def test_env_int_refuses_a_value_above_its_maximum(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_TEST", "65536")
+    with pytest.raises(ValueError, match="X_TEST must be 65535 or less, not 65536"):
+        env_int("X_TEST", 1, maximum=65535)
+    monkeypatch.setenv("X_TEST", "65535")
+    assert env_int("X_TEST", 1, maximum=65535) == 65535
+
+
 def test_env_list_splits_on_commas_and_drops_blanks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("X_TEST", "http://a.test, ,http://b.test,")
     assert env_list("X_TEST") == ["http://a.test", "http://b.test"]

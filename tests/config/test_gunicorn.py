@@ -37,6 +37,9 @@ def test_the_server_is_sized_from_the_environment(monkeypatch: pytest.MonkeyPatc
         ("GUNICORN_THREADS", "0", "GUNICORN_THREADS must be 1 or more, not 0"),
         ("GUNICORN_TIMEOUT", "-5", "GUNICORN_TIMEOUT must be 0 or more, not -5"),
         ("GUNICORN_MAX_REQUESTS", "1e4", "GUNICORN_MAX_REQUESTS must be an integer"),
+        ("PORT", "http", "PORT must be an integer, not 'http'"),
+        ("PORT", "0", "PORT must be 1 or more, not 0"),
+        ("PORT", "80000", "PORT must be 65535 or less, not 80000"),
     ],
 )
 def test_a_value_the_server_cannot_use_is_refused_by_its_name(
@@ -44,6 +47,16 @@ def test_a_value_the_server_cannot_use_is_refused_by_its_name(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         read_config(monkeypatch, **{name: value})
+
+
+def test_the_server_listens_on_port_unless_told_where_to_bind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert read_config(monkeypatch, PORT="8123")["bind"] == "0.0.0.0:8123"
+    # A port named elsewhere is not read: a platform's PORT does not get in the way.
+    assert read_config(monkeypatch, GUNICORN_BIND="unix:/tmp/app.sock", PORT="x")["bind"] == (
+        "unix:/tmp/app.sock"
+    )
 
 
 def check_with_gunicorn(workers: str) -> subprocess.CompletedProcess[str]:

@@ -210,6 +210,7 @@ def test_a_deleted_provider_model_invalidates_the_flow_without_a_crash(
     shown = client.show(pipeline.flow.id)
     assert shown.status_code == 410
     assert shown.json()["error"]["code"] == "pipeline_outdated"
+    assert shown.json()["error"]["message"] == "What this flow was started for no longer exists."
 
 
 def test_config_is_given_to_the_provider_and_kept_with_the_flow(client: FlowClient) -> None:

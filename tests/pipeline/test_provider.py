@@ -56,6 +56,21 @@ def test_register_refuses_a_provider_without_a_key() -> None:
         ProviderManager().register(Keyless)
 
 
+def test_register_refuses_another_provider_under_a_key_already_taken() -> None:
+    class Impostor(ExampleProvider):
+        pass
+
+    manager = ProviderManager()
+    manager.register(ExampleProvider)
+    manager.register(ExampleProvider)  # the same class again changes nothing
+    with pytest.raises(ValueError, match="the key 'example' is ExampleProvider's"):
+        manager.register(Impostor)
+    assert manager.all() == [ExampleProvider]
+    manager.unregister("example")
+    manager.register(Impostor)
+    assert manager.all() == [Impostor]
+
+
 def test_a_provider_must_declare_its_views() -> None:
     with pytest.raises(NotImplementedError):
         PipelineProvider().get_pipeline_views()

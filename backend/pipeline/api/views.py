@@ -133,6 +133,14 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
         if "HTTP_AUTHORIZATION" in request._request.META:
             super().perform_authentication(request)
 
+    @property
+    def allowed_methods(self) -> list[str]:
+        """What `Allow` names: DRF answers HEAD wherever GET is, but the callback refuses it."""
+        methods: list[str] = super().allowed_methods
+        if self.action_map.get("get") == "callback":
+            return [method for method in methods if method != "HEAD"]
+        return methods
+
     def get_throttles(self) -> list[BaseThrottle]:
         return [StartRateThrottle()] if self.action == "create" else []
 
@@ -437,12 +445,15 @@ def _checked(request: Request, state: FlowState) -> Pipeline:
     try:
         pipeline_cls = get_pipeline_class(state.pipeline)
     except UnknownPipeline:
-        raise PipelineOutdated(state.pipeline, state.provider) from None
+        raise PipelineOutdated(
+            state.pipeline, state.provider, PipelineOutdated.pipeline_withdrawn
+        ) from None
     if not serves(pipeline_cls.provider_manager, state.provider):
-        raise PipelineOutdated(state.pipeline, state.provider)
+        raise PipelineOutdated(state.pipeline, state.provider, PipelineOutdated.provider_withdrawn)
     pipeline = pipeline_cls(display_request(request), state.provider, state=state)
-    if state.status == ACTIVE and pipeline.is_outdated():
-        raise PipelineOutdated(state.pipeline, state.provider)
+    outdated = pipeline.outdated_detail() if state.status == ACTIVE else None
+    if outdated is not None:
+        raise PipelineOutdated(state.pipeline, state.provider, outdated)
     return pipeline
 
 

@@ -258,6 +258,7 @@ def test_a_head_request_is_refused_and_leaves_the_state_for_the_browser(
     response = user_client.raw.head(f"{CALLBACK}?{urlencode(approval(waiting))}")
 
     assert response.status_code == 405
+    assert response["Allow"] == "GET"
     assert exchanges(provider) == 0
     assert stored(waiting["id"]) == before
     assert come_back(user_client, approval(waiting), as_json=True).json()["status"] == "complete"

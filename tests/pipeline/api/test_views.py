@@ -216,7 +216,11 @@ def test_start_refuses_return_to_that_only_looks_allowed(
 ) -> None:
     response = client.start(return_to=return_to)
     assert response.status_code == 400
-    assert error_of(response)["code"] == "invalid_return_to"
+    assert error_of(response) == {
+        "code": "invalid_return_to",
+        "message": "The return address must be a path from the root, or a URL on an "
+        "allowed origin, with no control characters.",
+    }
 
 
 def test_start_refuses_a_return_to_too_long_to_keep_as_invalid_return_to(
@@ -789,7 +793,11 @@ def test_a_flow_whose_provider_is_gone_returns_410_pipeline_outdated(
     monkeypatch.delitem(onboarding.manager._providers, "default")
     response = client.show(started["id"])
     assert response.status_code == 410
-    assert error_of(response)["code"] == "pipeline_outdated"
+    assert error_of(response) == {
+        "code": "pipeline_outdated",
+        "message": "This provider is no longer offered for this pipeline.",
+        "restart": {"pipeline": "onboarding", "provider": "default"},
+    }
 
 
 def test_a_flow_whose_pipeline_is_gone_returns_410_pipeline_outdated(
@@ -798,7 +806,11 @@ def test_a_flow_whose_pipeline_is_gone_returns_410_pipeline_outdated(
     with override_settings(PIPELINE_CLASSES=["backend.identity.pipeline.IdentityPipeline"]):
         response = client.show(started["id"])
     assert response.status_code == 410
-    assert error_of(response)["code"] == "pipeline_outdated"
+    assert error_of(response) == {
+        "code": "pipeline_outdated",
+        "message": "This pipeline is no longer offered.",
+        "restart": {"pipeline": "onboarding", "provider": "default"},
+    }
 
 
 def test_a_started_flow_is_fine_when_its_steps_are_unchanged(
