@@ -26,12 +26,16 @@ then the old key still opens the flows it started.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY
+from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 from rest_framework.request import Request
@@ -93,16 +97,54 @@ def rotate_owner_key(session: Any) -> None:
 
 
 @receiver([user_logged_in, user_logged_out], dispatch_uid="pipeline_rotate_owner_key")
-def _rotate_on_login_and_logout(sender: Any, request: Any = None, **kwargs: Any) -> None:
+def _rotate_on_login_and_logout(
+    sender: Any, request: Any = None, signal: Any = None, **kwargs: Any
+) -> None:
     """At login, and at logout, before Django empties the session.
 
     Logging out leaves the fresh key in a session that is about to end, so
     the flows are then reachable by their token only, and a copy of the
     session cookie (the owner key of an anonymous session) opens none.
+    A login whose flows cannot be moved (their store is down) fails, and
+    leaves the session as it found it (`_reinstate_retired_session`).
     """
     session = getattr(request, "session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         rotate_owner_key(session)
+    except Exception:
+        if signal is user_logged_in:
+            _reinstate_retired_session(request, session)
+        raise
+
+
+#: What `login()` adds to a session.
+_LOGIN_KEYS = {USER_SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY}
+
+
+def _reinstate_retired_session(request: Any, session: Any) -> None:
+    """Save `session` again under the key `login()` has just retired, without the login.
+
+    Django tells of a login once it has given the session a new key and
+    deleted the old one. A login failed after that is answered with an
+    error, which saves no session and sends no cookie: the browser's
+    cookie would name no session any more, and the flows it started
+    (still under the old owner key) would be lost to it. Put back, the
+    session is as it was before the login, and a login tried again moves
+    its flows.
+    """
+    retired = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if not retired or retired == session.session_key:
+        return
+    reinstated = import_module(settings.SESSION_ENGINE).SessionStore(session_key=retired)
+    # Given as loaded: loading a key no session has would drop it.
+    reinstated._session_cache = {
+        key: value for key, value in session.items() if key not in _LOGIN_KEYS
+    }
+    with contextlib.suppress(Exception):  # the login's own error is the answer
+        reinstated.save(must_create=True)
+        session.delete()
 
 
 def owns(request: Request, state: FlowState) -> bool:

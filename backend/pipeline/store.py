@@ -507,5 +507,6 @@ def get_store() -> FlowStore:
 
 @receiver(setting_changed)
 def _reset_store(*, setting: str, **kwargs: Any) -> None:
-    if setting == "PIPELINE_STORE":
+    """A store is built from its settings: a test that changes one gets a store that reads it."""
+    if setting == "PIPELINE_STORE" or setting.startswith("PIPELINE_REDIS_"):
         get_store.cache_clear()

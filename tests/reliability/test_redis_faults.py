@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+import requests
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
 
@@ -183,14 +184,33 @@ def test_logging_in_while_the_sessions_redis_is_down_answers_503_not_500(
 ) -> None:
     browser = Api.browser(shared.server.url)
 
-    shared.cache.cut("refuse")
-    try:
-        refused = browser.request("POST", "/api/auth/login/", credentials(api_user[0]))
-    finally:
-        shared.cache.restore()
+    refused = log_in_without(shared.cache, browser, api_user[0])
 
     assert_unavailable(refused)
     body_of(browser.request("POST", "/api/auth/login/", credentials(api_user[0])), 200)
+
+
+def test_a_login_that_cannot_move_the_flows_leaves_the_session_with_them(
+    shared: Shared, api_user: tuple[User, str]
+) -> None:
+    """Django has retired the session's key when the flows' Redis refuses to move them."""
+    browser = Api.browser(shared.server.url)
+    started = body_of(browser.start(), 201)
+    retired = browser.http.cookies["sessionid"]
+
+    refused = log_in_without(shared.store, browser, api_user[0])
+
+    assert_unavailable(refused)
+    assert body_of(browser.get("/api/auth/me/"), 200)["authenticated"] is False
+    assert browser.http.cookies["sessionid"] == retired
+    assert body_of(browser.show(started["id"]), 200)["step"]["name"] == "profile"
+    # The login got as far as rotating the CSRF token, as the answer's cookie says.
+    browser.http.headers["X-CSRFToken"] = browser.get("/api/auth/csrf/").json()["csrf_token"]
+    body_of(browser.request("POST", "/api/auth/login/", credentials(api_user[0])), 200)
+    assert body_of(browser.show(started["id"]), 200)["step"]["name"] == "profile"
+    copy = Api.browser(shared.server.url)
+    copy.http.cookies.set("sessionid", retired)
+    assert copy.show(started["id"]).status_code == 404
 
 
 def test_anonymous_clients_go_on_while_the_sessions_redis_is_down(shared: Shared) -> None:
@@ -220,6 +240,15 @@ def credentials(user: User) -> dict[str, str]:
         user.password = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
         user.save(update_fields=["password"])
     return {"username": user.username, "password": PASSWORD}
+
+
+def log_in_without(redis: TcpProxy, browser: Api, user: User) -> requests.Response:
+    """`browser`'s login, sent while the Redis behind `redis` refuses connections."""
+    redis.cut("refuse")
+    try:
+        return browser.request("POST", "/api/auth/login/", credentials(user))
+    finally:
+        redis.restore()
 
 
 def logged_in(shared: Shared, user: User) -> Api:

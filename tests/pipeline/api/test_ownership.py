@@ -1,5 +1,6 @@
 """Who may see and move a flow: its user, its session, or its flow token."""
 
+import uuid
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from rest_framework.test import APIClient
 
 from backend.pipeline import ownership
 from tests.conftest import COMPANY, CONFIRM, PROFILE, FlowClient
+from tests.pipeline.test_store import REDIS_URL, redis_client
 
 from .conftest import (
     API,
@@ -274,6 +276,30 @@ def test_the_session_key_from_before_a_login_opens_no_flow(
 
     assert all(_not_found(r) for r in _every_action(_with_session_key(before), at_company))
     assert position(client, at_company["id"]) == ("company", 2)
+
+
+def test_a_login_that_cannot_move_the_flows_leaves_the_session_with_them(
+    client: FlowClient, user: Any, settings: Any
+) -> None:
+    """Sessions in the database, flows on a Redis that goes down as the user logs in."""
+    redis_client()
+    settings.PIPELINE_STORE = "backend.pipeline.redis_store.RedisStore"
+    settings.PIPELINE_REDIS_URL = REDIS_URL
+    settings.PIPELINE_REDIS_PREFIX = f"test-{uuid.uuid4().hex}:"
+    started = client.start().json()
+    before = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+
+    settings.PIPELINE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    refused = client.login("ada", "lovelace-1815")
+    settings.PIPELINE_REDIS_URL = REDIS_URL
+
+    assert refused.status_code == 503
+    assert client.raw.cookies[settings.SESSION_COOKIE_NAME].value == before
+    assert client.get("/api/auth/me/").json()["authenticated"] is False
+    assert position(client, started["id"]) == ("profile", 1)
+    assert client.login("ada", "lovelace-1815").status_code == 200
+    assert position(client, started["id"]) == ("profile", 1)
+    assert _not_found(_with_session_key(before).show(started["id"]))
 
 
 def test_the_session_key_from_before_a_logout_opens_no_flow(
