@@ -26,11 +26,10 @@ then the old key still opens the flows it started.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
+import logging
 import secrets
-from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +41,8 @@ from rest_framework.request import Request
 
 from .state import FlowState
 from .store import get_store
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "pipeline_owner"
 TOKEN_HEADER = "HTTP_X_PIPELINE_TOKEN"
@@ -106,7 +107,7 @@ def _rotate_on_login_and_logout(
     the flows are then reachable by their token only, and a copy of the
     session cookie (the owner key of an anonymous session) opens none.
     A login whose flows cannot be moved (their store is down) fails, and
-    leaves the session as it found it (`_reinstate_retired_session`).
+    puts the session back (`_reinstate_retired_session`).
     """
     session = getattr(request, "session", None)
     if session is None:
@@ -131,20 +132,29 @@ def _reinstate_retired_session(request: Any, session: Any) -> None:
     error, which saves no session and sends no cookie: the browser's
     cookie would name no session any more, and the flows it started
     (still under the old owner key) would be lost to it. Put back, the
-    session is as it was before the login, and a login tried again moves
-    its flows.
+    session is anonymous again, under its old key and with its flows, and
+    a login tried again moves them (the CSRF token `login()` rotated stays
+    rotated: the error's answer carries the new one, as a login's does).
+
+    Only a session whose owner key is the cookie's own key is put back: a
+    cookie that named no session (made up, or planted) is not given one,
+    and the holder of that cookie could open those flows already.
     """
     retired = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    if not retired or retired == session.session_key:
+    if not retired or retired == session.session_key or session.get(SESSION_KEY) != retired:
         return
-    reinstated = import_module(settings.SESSION_ENGINE).SessionStore(session_key=retired)
-    # Given as loaded: loading a key no session has would drop it.
-    reinstated._session_cache = {
-        key: value for key, value in session.items() if key not in _LOGIN_KEYS
-    }
-    with contextlib.suppress(Exception):  # the login's own error is the answer
+    try:
+        reinstated = type(session)(session_key=retired)
+        if reinstated.session_key != retired:  # a key the engine refuses
+            return
+        # Given as loaded: loading a key no session has would drop it.
+        reinstated._session_cache = {
+            key: value for key, value in session.items() if key not in _LOGIN_KEYS
+        }
         reinstated.save(must_create=True)
         session.delete()
+    except Exception:  # the login's own error is the answer
+        logger.warning("A failed login's session could not be put back", exc_info=True)
 
 
 def owns(request: Request, state: FlowState) -> bool:

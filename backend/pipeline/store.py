@@ -508,5 +508,5 @@ def get_store() -> FlowStore:
 @receiver(setting_changed)
 def _reset_store(*, setting: str, **kwargs: Any) -> None:
     """A store is built from its settings: a test that changes one gets a store that reads it."""
-    if setting == "PIPELINE_STORE" or setting.startswith("PIPELINE_REDIS_"):
+    if setting in ("PIPELINE_STORE", "REDIS_URL") or setting.startswith("PIPELINE_REDIS_"):
         get_store.cache_clear()

@@ -8,7 +8,9 @@ import hmac
 from typing import Any
 
 import pytest
+import redis
 from django.conf import settings
+from django.contrib.auth import login
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
 from rest_framework.request import Request
@@ -20,6 +22,7 @@ from backend.pipeline.state import FlowState
 from backend.pipeline.store import get_store
 from tests.conftest import FlowClient
 from tests.pipeline.examples import SentryPipeline
+from tests.pipeline.test_store import redis_client
 
 
 def test_flow_tokens_are_random_and_long() -> None:
@@ -108,3 +111,23 @@ def test_a_pipeline_given_another_clients_flow_is_not_valid(client: FlowClient) 
     assert not SentryPipeline(_anonymous_request(), "sentry", state=state).is_valid()
     mine = _anonymous_request(started["token"])
     assert SentryPipeline(mine, "sentry", state=state).is_valid()
+
+
+def test_a_failed_login_gives_no_session_to_a_cookie_that_named_none(
+    user: Any, settings: Any
+) -> None:
+    """A made-up cookie, a flow's owner key and a login in one request; the flows' Redis down."""
+    redis_client()
+    settings.PIPELINE_STORE = "backend.pipeline.redis_store.RedisStore"
+    settings.PIPELINE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    made_up = "madeup" + "0" * 26
+    raw = APIRequestFactory().post("/")
+    raw.COOKIES[settings.SESSION_COOKIE_NAME] = made_up
+    raw.session = SessionStore(made_up)
+    raw.user = AnonymousUser()
+    assert ownership.session_hash(Request(raw), create=True)
+
+    with pytest.raises(redis.ConnectionError):
+        login(raw, user)
+
+    assert not SessionStore().exists(made_up)

@@ -85,6 +85,7 @@ def shared_redis(
         "PIPELINE_REDIS_URL": redis_url(store.port),
         "PIPELINE_REDIS_PREFIX": prefix,
         "PIPELINE_START_RATE": "1000/min",
+        "AUTH_LOGIN_RATE": "1000/min",
     }
     server = Server(tmp_path_factory.mktemp("redis-faults"), env, workers=2)
     try:

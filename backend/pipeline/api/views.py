@@ -137,7 +137,7 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
     def allowed_methods(self) -> list[str]:
         """What `Allow` names: DRF answers HEAD wherever GET is, but the callback refuses it."""
         methods: list[str] = super().allowed_methods
-        if self.action_map.get("get") == "callback":
+        if getattr(self, "action_map", {}).get("get") == "callback":
             return [method for method in methods if method != "HEAD"]
         return methods
 
