@@ -1,6 +1,7 @@
 """Who may see and move a flow: its user, its session, or its flow token."""
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -278,20 +279,35 @@ def test_the_session_key_from_before_a_login_opens_no_flow(
     assert position(client, at_company["id"]) == ("company", 2)
 
 
-def test_a_login_that_cannot_move_the_flows_leaves_the_session_with_them(
-    client: FlowClient, user: Any, settings: Any
-) -> None:
-    """Sessions in the database, flows on a Redis that goes down as the user logs in."""
+def _flow_on_redis(client: FlowClient, settings: Any) -> tuple[dict[str, Any], str]:
+    """An anonymous flow, and the session key it began under, its flows on the test Redis.
+
+    Sessions stay in the database; a test may then point the flows' Redis
+    where nothing listens (`_while_flows_store_down`).
+    """
     redis_client()
     settings.PIPELINE_STORE = "backend.pipeline.redis_store.RedisStore"
     settings.PIPELINE_REDIS_URL = REDIS_URL
     settings.PIPELINE_REDIS_PREFIX = f"test-{uuid.uuid4().hex}:"
     started = client.start().json()
-    before = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+    return started, client.raw.cookies[settings.SESSION_COOKIE_NAME].value
 
-    settings.PIPELINE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    refused = client.login("ada", "lovelace-1815")
-    settings.PIPELINE_REDIS_URL = REDIS_URL
+
+def _while_flows_store_down(settings: Any, send: Callable[[], Response]) -> Response:
+    """What `send()` is answered while the flows' Redis is where nothing listens."""
+    settings.PIPELINE_REDIS_URL = "redis://127.0.0.1:1/0"
+    try:
+        return send()
+    finally:
+        settings.PIPELINE_REDIS_URL = REDIS_URL
+
+
+def test_a_login_that_cannot_move_the_flows_leaves_the_session_with_them(
+    client: FlowClient, user: Any, settings: Any
+) -> None:
+    started, before = _flow_on_redis(client, settings)
+
+    refused = _while_flows_store_down(settings, lambda: client.login("ada", "lovelace-1815"))
 
     assert refused.status_code == 503
     assert client.raw.cookies[settings.SESSION_COOKIE_NAME].value == before
@@ -300,6 +316,35 @@ def test_a_login_that_cannot_move_the_flows_leaves_the_session_with_them(
     assert client.login("ada", "lovelace-1815").status_code == 200
     assert position(client, started["id"]) == ("profile", 1)
     assert _not_found(_with_session_key(before).show(started["id"]))
+
+
+def test_a_logged_in_user_logs_out_while_the_flows_store_is_down(
+    client: FlowClient, user: Any, settings: Any
+) -> None:
+    started, before = _flow_on_redis(client, settings)
+    client.login("ada", "lovelace-1815")
+    during = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+
+    logged_out = _while_flows_store_down(settings, lambda: client.post("/api/auth/logout/"))
+
+    assert logged_out.status_code == 204
+    assert client.get("/api/auth/me/").json()["authenticated"] is False
+    assert all(_not_found(_with_session_key(key).show(started["id"])) for key in (before, during))
+    assert _token_client(started["token"]).get(flow_url(started["id"])).status_code == 200
+
+
+def test_an_anonymous_session_does_not_end_while_the_flows_store_is_down(
+    client: FlowClient, settings: Any
+) -> None:
+    """Its cookie's key is its flows' key: ended without moving them, a copy would open them."""
+    started, _ = _flow_on_redis(client, settings)
+
+    refused = _while_flows_store_down(settings, lambda: client.post("/api/auth/logout/"))
+
+    assert refused.status_code == 503
+    assert position(client, started["id"]) == ("profile", 1)
+    assert client.post("/api/auth/logout/").status_code == 204
+    assert _not_found(client.show(started["id"]))
 
 
 def test_the_session_key_from_before_a_logout_opens_no_flow(
