@@ -106,6 +106,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A statement waits this long for a lock (a table locked by hand, a
+    # migration), then fails, and the request answers 503 as for SQLite's
+    # busy timeout, rather than waiting past gunicorn's own timeout. It is
+    # sent when connecting, which a transaction pooler refuses (PgBouncer
+    # takes no `options`): there, set it on the database's role instead. A
+    # `lock_timeout` given in the URL's `options` is kept.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _given = str(_options.get("options", ""))
+    _lock_timeout = env_int("DATABASE_LOCK_TIMEOUT", 20, minimum=0)
+    if "lock_timeout" not in _given and not DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"]:
+        _options["options"] = f"{_given} -c lock_timeout={_lock_timeout}s".strip()
 
 SESSION_ENGINE = "backend.config.sessions"
 

@@ -1,7 +1,9 @@
 import runpy
+from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 
 def test_a_persistent_connection_is_checked_before_a_request_reuses_it() -> None:
@@ -17,3 +19,50 @@ def test_a_transaction_pooler_is_declared_from_the_environment(
     monkeypatch.setenv("DATABASE_DISABLE_SERVER_SIDE_CURSORS", "1")
     declared = runpy.run_module("backend.config.settings")["DATABASES"]
     assert declared["default"]["DISABLE_SERVER_SIDE_CURSORS"] is True
+
+
+def read_databases(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    """The default database as the settings declare it, given `env`."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    declared: dict[str, Any] = runpy.run_module("backend.config.settings")["DATABASES"]["default"]
+    return declared
+
+
+POSTGRES = "postgres://app@db.example:5432/app"
+
+
+@pytest.mark.filterwarnings("ignore:'backend.config.settings' found in sys.modules")
+@pytest.mark.parametrize(
+    ("env", "options"),
+    [
+        ({}, "-c lock_timeout=20s"),
+        ({"DATABASE_LOCK_TIMEOUT": "3"}, "-c lock_timeout=3s"),
+        ({"DATABASE_LOCK_TIMEOUT": "0"}, "-c lock_timeout=0s"),  # PostgreSQL's own: no limit
+        (
+            {"DATABASE_URL": f"{POSTGRES}?options=-c%20search_path%3Dapp"},
+            "-c search_path=app -c lock_timeout=20s",
+        ),
+        ({"DATABASE_URL": f"{POSTGRES}?options=-c%20lock_timeout%3D5000"}, "-c lock_timeout=5000"),
+        ({"DATABASE_DISABLE_SERVER_SIDE_CURSORS": "1"}, None),  # a pooler takes no options
+    ],
+)
+def test_postgresql_waits_for_a_lock_as_long_as_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], options: str | None
+) -> None:
+    declared = read_databases(monkeypatch, **{"DATABASE_URL": POSTGRES, **env})
+    assert declared.get("OPTIONS", {}).get("options") == options
+
+
+@pytest.mark.filterwarnings("ignore:'backend.config.settings' found in sys.modules")
+def test_a_negative_lock_timeout_is_refused_by_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="DATABASE_LOCK_TIMEOUT must be 0 or more, not -1"):
+        read_databases(monkeypatch, DATABASE_URL=POSTGRES, DATABASE_LOCK_TIMEOUT="-1")
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_the_database_connection_waits_for_a_lock_20_seconds_at_most() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone() == ("20s",)

@@ -703,6 +703,26 @@ def test_a_flow_shown_while_its_callback_exchanges_the_code_keeps_the_sign_in(
     assert (meanwhile["step"], state_of(meanwhile)) == (started["step"], state_of(started))
 
 
+def test_a_flow_deleted_while_its_callback_exchanges_the_code_is_not_found(
+    user_client: FlowClient, provider_http: Mock
+) -> None:
+    # The purge deletes the flow (expired meanwhile) as the provider answers.
+    started = start(user_client)
+
+    def token_endpoint(request: Any) -> tuple[int, dict[str, str], str]:
+        get_store().delete(started["id"])
+        return 200, {"Content-Type": "application/json"}, json.dumps(TOKEN)
+
+    provider_http.add_callback(responses.POST, TOKEN_URL, callback=token_endpoint)
+    answer_user(provider_http)
+
+    gone = come_back(user_client, code="abc", state=state_of(started))
+
+    assert gone.status_code == 404
+    assert error_of(gone)["code"] == "pipeline_not_found"
+    assert not Identity.objects.exists()
+
+
 def test_after_a_failure_the_fresh_state_links_the_identity(
     user_client: FlowClient, user: Any, provider_http: Mock
 ) -> None:

@@ -297,6 +297,10 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
             ),
             401: _COMMON[401],
             403: OpenApiResponse(_ERROR, description="`state_wrong_session`."),
+            404: OpenApiResponse(
+                _ERROR,
+                description="The flow was deleted while its step ran (`pipeline_not_found`).",
+            ),
             409: _CONFLICT,
             410: _GONE,
             413: _STEP_TOO_LARGE,

@@ -125,18 +125,29 @@ def test_each_user_has_a_start_budget_of_their_own(
     assert user_client.start().status_code == 429
 
 
-@pytest.mark.sqlite  # PostgreSQL's outages are in tests/reliability/test_faults.py
+def _hold_the_lock() -> tuple[Any, dict[str, Any]]:
+    """Another connection holding the flows' lock, and options that wait 50 ms for it."""
+    options = connection.settings_dict["OPTIONS"]
+    if connection.vendor == "sqlite":
+        locker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+        return locker, {**options, "timeout": 0.05}
+    locker = connection.get_new_connection(connection.get_connection_params())
+    locker.execute("LOCK TABLE pipeline_flow IN ACCESS EXCLUSIVE MODE")  # until rolled back
+    return locker, {**options, "options": "-c lock_timeout=50ms"}
+
+
+# PostgreSQL's outages are in tests/reliability/test_faults.py.
 @pytest.mark.django_db(transaction=True)
 def test_a_locked_database_answers_503_and_the_flow_goes_on_after(
     client: FlowClient,
 ) -> None:
     started = client.start().json()
     options = connection.settings_dict["OPTIONS"]
-    locker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
-    locker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+    locker, waiting_briefly = _hold_the_lock()
     try:
         connection.close()
-        connection.settings_dict["OPTIONS"] = {**options, "timeout": 0.05}
+        connection.settings_dict["OPTIONS"] = waiting_briefly
         refused = client.submit(started, PROFILE)
     finally:
         locker.rollback()

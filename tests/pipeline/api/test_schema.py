@@ -278,6 +278,14 @@ def test_error_envelopes_validate(
     component(document, "ErrorEnvelope").validate(response.json())
 
 
+def test_the_callback_documents_a_flow_deleted_while_its_step_ran(
+    document: dict[str, Any],
+) -> None:
+    # As answered in identity/test_oauth2.py, when the purge comes as the provider answers.
+    described = document["paths"]["/api/pipelines/callback/"]["get"]["responses"]["404"]
+    assert "`pipeline_not_found`" in described["description"]
+
+
 @pytest.mark.parametrize(
     ("method", "template"), [("post", "/api/pipelines/{id}/"), ("get", "/api/pipelines/callback/")]
 )
