@@ -15,8 +15,9 @@ The owner key is the session's own key at its first flow. A request whose
 session cookie still carries that key is therefore recognized without
 the session being read: an anonymous step costs no session query. Once
 the session key changes, the key kept in the session data is compared
-instead. Logging in gives the session a fresh random owner key and moves
-its flows to it (`rotate_owner_key`), so that the session key from
+instead. Logging in gives the session a fresh owner key (derived with
+the project's secret) and moves its flows to it (`rotate_owner_key`), so
+that the session key from
 before the login, which Django has just retired, opens no flow; logging
 out does too, so that a copy of the ended session's cookie opens none. An
 application that rotates session keys itself (`cycle_key()` outside
@@ -37,6 +38,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY
 from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
+from django.utils.crypto import salted_hmac
 from rest_framework.request import Request
 
 from .state import FlowState
@@ -82,19 +84,33 @@ def session_hash(request: Request, *, create: bool = False) -> str:
     return hash_token(key)
 
 
-def rotate_owner_key(session: Any) -> None:
+def rotate_owner_key(session: Any, *, user: Any = None) -> None:
     """Give `session` a fresh owner key, and move its flows to it.
 
     Done at every login: the session key from before the login, which
     Django has just retired, then opens none of the flows, whoever kept a
     copy of the old cookie. Call it after rotating a session key yourself.
+
+    At a login (`user` given) the fresh key is derived from the old one
+    and the user, with the project's secret: two logins sent at once from
+    one session (a double click) each give their copy of the session the
+    same key, where random ones would leave the flows with whichever moved
+    them first, and the browser with whichever answer came last. Nobody
+    without the secret can derive it, and another user's login, the same
+    old key or not, derives another.
     """
     key = session.get(SESSION_KEY)
     if not isinstance(key, str):
         return
-    fresh, fresh_hash = new_token()
-    get_store().rebind_session(hash_token(key), fresh_hash)
+    if user is None:
+        fresh = new_token()[0]
+    else:
+        fresh = salted_hmac(_LOGIN_SALT, f"{key}\n{user.pk}", algorithm="sha256").hexdigest()
+    get_store().rebind_session(hash_token(key), hash_token(fresh))
     session[SESSION_KEY] = fresh
+
+
+_LOGIN_SALT = "backend.pipeline.ownership.login"
 
 
 @receiver([user_logged_in, user_logged_out], dispatch_uid="pipeline_rotate_owner_key")
@@ -115,10 +131,11 @@ def _rotate_on_login_and_logout(
     session = getattr(request, "session", None)
     if session is None:
         return
+    logging_in = signal is user_logged_in
     try:
-        rotate_owner_key(session)
+        rotate_owner_key(session, user=kwargs.get("user") if logging_in else None)
     except Exception:
-        if signal is user_logged_in:
+        if logging_in:
             _reinstate_retired_session(request, session)
         elif kwargs.get("user") is not None:
             logger.warning("A logout left its session's flows where they were", exc_info=True)

@@ -2,10 +2,15 @@
 
 import uuid
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -345,6 +350,50 @@ def test_an_anonymous_session_does_not_end_while_the_flows_store_is_down(
     assert position(client, started["id"]) == ("profile", 1)
     assert client.post("/api/auth/logout/").status_code == 204
     assert _not_found(client.show(started["id"]))
+
+
+def _loaded_session(key: str) -> HttpRequest:
+    """A request carrying the session under `key`, read now."""
+    request = RequestFactory().post("/api/auth/login/")
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    assert ownership.SESSION_KEY in request.session
+    request.user = AnonymousUser()
+    return request
+
+
+def test_two_logins_sent_at_once_from_one_session_both_keep_its_flows(
+    client: FlowClient, at_company: dict[str, Any], user: Any
+) -> None:
+    """A double click: both requests read the session before either logs in."""
+    before = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+    first, second = _loaded_session(before), _loaded_session(before)
+
+    for request in (first, second):
+        login(request, user)
+        request.session.save()
+
+    assert first.session.session_key != second.session.session_key
+    for request in (first, second):
+        browser = _with_session_key(str(request.session.session_key))
+        assert position(browser, at_company["id"]) == ("company", 2)
+    assert _not_found(_with_session_key(before).show(at_company["id"]))
+
+
+def test_another_users_login_from_the_same_session_gets_none_of_its_flows(
+    client: FlowClient, at_company: dict[str, Any], user: Any, other_user: Any
+) -> None:
+    before = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+    first, second = _loaded_session(before), _loaded_session(before)
+
+    for request, who in ((first, user), (second, other_user)):
+        login(request, who)
+        request.session.save()
+
+    assert position(_with_session_key(str(first.session.session_key)), at_company["id"]) == (
+        "company",
+        2,
+    )
+    assert _not_found(_with_session_key(str(second.session.session_key)).show(at_company["id"]))
 
 
 def test_the_session_key_from_before_a_logout_opens_no_flow(
