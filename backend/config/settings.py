@@ -93,6 +93,11 @@ DATABASES = {
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
     "DATABASE_DISABLE_SERVER_SIDE_CURSORS"
 )
+_LOCK_TIMEOUT = env_int("DATABASE_LOCK_TIMEOUT", 20, minimum=0)
+_POSTGRESQL_ENGINES = {
+    "django.db.backends.postgresql",
+    "django.contrib.gis.db.backends.postgis",
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not the in-memory default: tests of concurrent writers need
     # connections that really contend for SQLite's write lock. One per
@@ -106,18 +111,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+elif DATABASES["default"]["ENGINE"] in _POSTGRESQL_ENGINES:
     # A statement waits this long for a lock (a table locked by hand, a
     # migration), then fails, and the request answers 503 as for SQLite's
     # busy timeout, rather than waiting past gunicorn's own timeout. It is
-    # sent when connecting, which a transaction pooler refuses (PgBouncer
-    # takes no `options`): there, set it on the database's role instead. A
-    # `lock_timeout` given in the URL's `options` is kept.
+    # a startup option: it outranks the role's and the database's own
+    # settings, libpq then ignores PGOPTIONS (whose options are carried
+    # over), and a pooler may refuse it (PgBouncer takes no `options`).
+    # So 0 sends nothing and leaves it to the server, as does a pooler, and
+    # a `lock_timeout` in the URL's options or PGOPTIONS is kept as it is.
     _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _given = str(_options.get("options", ""))
-    _lock_timeout = env_int("DATABASE_LOCK_TIMEOUT", 20, minimum=0)
-    if "lock_timeout" not in _given and not DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"]:
-        _options["options"] = f"{_given} -c lock_timeout={_lock_timeout}s".strip()
+    _given = " ".join(
+        part
+        for part in (os.environ.get("PGOPTIONS", ""), str(_options.get("options", "")))
+        if part
+    )
+    _pooled = DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"]
+    if _LOCK_TIMEOUT and not _pooled and "lock_timeout" not in _given:
+        _options["options"] = f"{_given} -c lock_timeout={_LOCK_TIMEOUT}s".strip()
 
 SESSION_ENGINE = "backend.config.sessions"
 

@@ -11,18 +11,21 @@ other's record of them, and a session can own any number of flows. The
 flows stay with the session when its user logs in (below), so flows
 started anonymously are still reachable after it.
 
-The owner key is the session's own key at its first flow. A request whose
-session cookie still carries that key is therefore recognized without
-the session being read: an anonymous step costs no session query. Once
-the session key changes, the key kept in the session data is compared
-instead. Logging in gives the session a fresh owner key (derived with
-the project's secret) and moves its flows to it (`rotate_owner_key`), so
-that the session key from
-before the login, which Django has just retired, opens no flow; logging
-out does too, so that a copy of the ended session's cookie opens none. An
-application that rotates session keys itself (`cycle_key()` outside
-`login()`) calls `rotate_owner_key(request.session)` likewise; until
-then the old key still opens the flows it started.
+The owner key of an anonymous session is its own key at its first flow.
+A request whose session cookie still carries that key is therefore
+recognized without the session being read: an anonymous step costs no
+session query. Once the session key changes, the key kept in the session
+data is compared instead. Logging in gives the session a fresh owner key
+(derived with the session's own seed) and moves its flows to it
+(`rotate_owner_key`), so that the session key from before the login,
+which Django has just retired, opens no flow; a logged-in session's
+first flow gets a random one. Logging out moves them too, so that a copy
+of the ended session's cookie opens none; a logged-in session, whose key
+no cookie carries, is logged out even if they cannot be moved. An
+application that
+rotates session keys itself (`cycle_key()` outside `login()`) calls
+`rotate_owner_key(request.session)` likewise; until then the old key
+still opens the flows it started.
 """
 
 from __future__ import annotations
@@ -38,7 +41,6 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY
 from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
-from django.utils.crypto import salted_hmac
 from rest_framework.request import Request
 
 from .state import FlowState
@@ -47,6 +49,8 @@ from .store import get_store
 logger = logging.getLogger(__name__)
 
 SESSION_KEY = "pipeline_owner"
+#: A secret of the session's own, set with its owner key: what a login derives the next key with.
+SEED_KEY = "pipeline_owner_seed"
 TOKEN_HEADER = "HTTP_X_PIPELINE_TOKEN"
 
 
@@ -81,6 +85,7 @@ def session_hash(request: Request, *, create: bool = False) -> str:
             return ""
         key = _own_key(session)
         session[SESSION_KEY] = key
+        session[SEED_KEY] = new_token()[0]
     return hash_token(key)
 
 
@@ -92,25 +97,25 @@ def rotate_owner_key(session: Any, *, user: Any = None) -> None:
     copy of the old cookie. Call it after rotating a session key yourself.
 
     At a login (`user` given) the fresh key is derived from the old one
-    and the user, with the project's secret: two logins sent at once from
-    one session (a double click) each give their copy of the session the
-    same key, where random ones would leave the flows with whichever moved
-    them first, and the browser with whichever answer came last. Nobody
-    without the secret can derive it, and another user's login, the same
-    old key or not, derives another.
+    and the user with the session's own seed (`SEED_KEY`): two logins sent
+    at once from one session (a double click) each give their copy of the
+    session the same key, where random ones would leave the flows with
+    whichever moved them first, and the browser with whichever answer came
+    last. The seed never leaves the server, so a holder of the old cookie
+    cannot derive the key, and another user's login derives another. A
+    session without a seed (from an older release) gets a random key.
     """
     key = session.get(SESSION_KEY)
     if not isinstance(key, str):
         return
-    if user is None:
+    seed = session.get(SEED_KEY)
+    if user is None or not isinstance(seed, str):
         fresh = new_token()[0]
     else:
-        fresh = salted_hmac(_LOGIN_SALT, f"{key}\n{user.pk}", algorithm="sha256").hexdigest()
+        message = f"{key}\n{user.pk}".encode()
+        fresh = hmac.new(seed.encode(), message, hashlib.sha256).hexdigest()
     get_store().rebind_session(hash_token(key), hash_token(fresh))
     session[SESSION_KEY] = fresh
-
-
-_LOGIN_SALT = "backend.pipeline.ownership.login"
 
 
 @receiver([user_logged_in, user_logged_out], dispatch_uid="pipeline_rotate_owner_key")
@@ -124,9 +129,9 @@ def _rotate_on_login_and_logout(
     session cookie (the owner key of an anonymous session) opens none.
     A login whose flows cannot be moved (their store is down) fails, and
     puts the session back (`_reinstate_retired_session`). A logged-in
-    user's logout does not wait for the store: the flows started while
-    logged in are the user's, and those from before were moved at the
-    login to a key no cookie carries, so the session's end is enough.
+    session's logout does not wait for the store: its owner key is one no
+    cookie carries (given at the login, or at random after it), so the
+    session's end is enough.
     """
     session = getattr(request, "session", None)
     if session is None:
@@ -137,10 +142,17 @@ def _rotate_on_login_and_logout(
     except Exception:
         if logging_in:
             _reinstate_retired_session(request, session)
-        elif kwargs.get("user") is not None:
+        elif _no_cookie_carries_owner_key(request, session):
             logger.warning("A logout left its session's flows where they were", exc_info=True)
             return
         raise
+
+
+def _no_cookie_carries_owner_key(request: Any, session: Any) -> bool:
+    """Whether the session is logged in and its owner key is no session key a cookie holds."""
+    cookie = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    owner = session.get(SESSION_KEY)
+    return USER_SESSION_KEY in session and owner not in (session.session_key, cookie)
 
 
 #: What `login()` adds to a session.
@@ -219,7 +231,14 @@ def _session(request: Request) -> Any:
 
 
 def _own_key(session: Any) -> str:
-    """The session's key, given to it now if it is new (a random key if it has none)."""
+    """The session's key, given to it now if it is new; a random key if it is logged in.
+
+    An anonymous session's cookie then opens its flows unread. A logged-in
+    one is read on every request anyway, and a key no cookie carries lets
+    its logout end it without moving its flows (`_rotate_on_login_and_logout`).
+    """
+    if USER_SESSION_KEY in session:
+        return new_token()[0]
     if session.session_key is None:
         session.save()
     key = session.session_key

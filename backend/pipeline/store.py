@@ -192,8 +192,11 @@ class DatabaseStore(FlowStore):
         return _state_or_none(row)
 
     def rebind_session(self, old_hash: str, new_hash: str) -> None:
+        # In a savepoint of its own: a login or logout that goes on without
+        # it (its error caught) may do so inside the request's transaction.
         if old_hash:
-            self.model.objects.filter(session_hash=old_hash).update(session_hash=new_hash)
+            with transaction.atomic(using=self.table.alias):
+                self.model.objects.filter(session_hash=old_hash).update(session_hash=new_hash)
 
     def count_active(self, *, user_id: int | None, session_hash: str, now: datetime) -> int:
         return self.table.count(*self._active(user_id, session_hash, now))

@@ -22,7 +22,8 @@ def test_a_transaction_pooler_is_declared_from_the_environment(
 
 
 def read_databases(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
-    """The default database as the settings declare it, given `env`."""
+    """The default database as the settings declare it, given `env` (and no PGOPTIONS but its)."""
+    monkeypatch.delenv("PGOPTIONS", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     declared: dict[str, Any] = runpy.run_module("backend.config.settings")["DATABASES"]["default"]
@@ -38,13 +39,17 @@ POSTGRES = "postgres://app@db.example:5432/app"
     [
         ({}, "-c lock_timeout=20s"),
         ({"DATABASE_LOCK_TIMEOUT": "3"}, "-c lock_timeout=3s"),
-        ({"DATABASE_LOCK_TIMEOUT": "0"}, "-c lock_timeout=0s"),  # PostgreSQL's own: no limit
+        ({"DATABASE_LOCK_TIMEOUT": "0"}, None),  # the role's or the database's own, if any
         (
             {"DATABASE_URL": f"{POSTGRES}?options=-c%20search_path%3Dapp"},
             "-c search_path=app -c lock_timeout=20s",
         ),
         ({"DATABASE_URL": f"{POSTGRES}?options=-c%20lock_timeout%3D5000"}, "-c lock_timeout=5000"),
-        ({"DATABASE_DISABLE_SERVER_SIDE_CURSORS": "1"}, None),  # a pooler takes no options
+        # libpq reads PGOPTIONS only when no options are given: they are carried over.
+        ({"PGOPTIONS": "-c search_path=app"}, "-c search_path=app -c lock_timeout=20s"),
+        ({"PGOPTIONS": "-c lock_timeout=5000"}, None),
+        ({"DATABASE_DISABLE_SERVER_SIDE_CURSORS": "1"}, None),  # a pooler may refuse options
+        ({"DATABASE_URL": "postgis://app@db.example:5432/app"}, "-c lock_timeout=20s"),
     ],
 )
 def test_postgresql_waits_for_a_lock_as_long_as_the_environment_says(
@@ -55,9 +60,12 @@ def test_postgresql_waits_for_a_lock_as_long_as_the_environment_says(
 
 
 @pytest.mark.filterwarnings("ignore:'backend.config.settings' found in sys.modules")
-def test_a_negative_lock_timeout_is_refused_by_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("url", [POSTGRES, "sqlite:///db.sqlite3"])
+def test_a_negative_lock_timeout_is_refused_by_its_name(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
     with pytest.raises(ValueError, match="DATABASE_LOCK_TIMEOUT must be 0 or more, not -1"):
-        read_databases(monkeypatch, DATABASE_URL=POSTGRES, DATABASE_LOCK_TIMEOUT="-1")
+        read_databases(monkeypatch, DATABASE_URL=url, DATABASE_LOCK_TIMEOUT="-1")
 
 
 @pytest.mark.postgresql

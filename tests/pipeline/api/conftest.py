@@ -5,10 +5,12 @@ and CSRF token); `script_client()` is a client with no cookies at all, which
 authenticates by a header (`X-Pipeline-Token` or `Authorization: Token`).
 """
 
+import sqlite3
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -123,3 +125,18 @@ def at_confirm(client: FlowClient, at_company: dict[str, Any]) -> dict[str, Any]
 def api_token(user: Any) -> str:
     """A DRF auth token of `user`."""
     return str(Token.objects.create(user=user).key)
+
+
+def hold_the_flows_lock() -> tuple[Any, dict[str, Any]]:
+    """Another connection holding the flows' lock, and connection options that wait 50 ms for it.
+
+    Roll the connection back to let go.
+    """
+    options = connection.settings_dict["OPTIONS"]
+    if connection.vendor == "sqlite":
+        locker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+        return locker, {**options, "timeout": 0.05}
+    locker = connection.get_new_connection(connection.get_connection_params())
+    locker.execute("LOCK TABLE pipeline_flow IN ACCESS EXCLUSIVE MODE")  # until rolled back
+    return locker, {**options, "options": "-c lock_timeout=50ms"}

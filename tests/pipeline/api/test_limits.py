@@ -1,6 +1,5 @@
 """Limits: stored state per flow, unfinished flows per client, starts per minute."""
 
-import sqlite3
 from typing import Any
 
 import pytest
@@ -9,7 +8,7 @@ from django.db import connection
 from backend.pipeline.models import Flow
 from tests.conftest import COMPANY, PROFILE, FlowClient
 
-from .conftest import API, error_of
+from .conftest import API, error_of, hold_the_flows_lock
 
 
 def test_a_step_that_would_store_too_much_is_refused_and_keeps_nothing(
@@ -125,18 +124,6 @@ def test_each_user_has_a_start_budget_of_their_own(
     assert user_client.start().status_code == 429
 
 
-def _hold_the_lock() -> tuple[Any, dict[str, Any]]:
-    """Another connection holding the flows' lock, and options that wait 50 ms for it."""
-    options = connection.settings_dict["OPTIONS"]
-    if connection.vendor == "sqlite":
-        locker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
-        locker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
-        return locker, {**options, "timeout": 0.05}
-    locker = connection.get_new_connection(connection.get_connection_params())
-    locker.execute("LOCK TABLE pipeline_flow IN ACCESS EXCLUSIVE MODE")  # until rolled back
-    return locker, {**options, "options": "-c lock_timeout=50ms"}
-
-
 # PostgreSQL's outages are in tests/reliability/test_faults.py.
 @pytest.mark.django_db(transaction=True)
 def test_a_locked_database_answers_503_and_the_flow_goes_on_after(
@@ -144,7 +131,7 @@ def test_a_locked_database_answers_503_and_the_flow_goes_on_after(
 ) -> None:
     started = client.start().json()
     options = connection.settings_dict["OPTIONS"]
-    locker, waiting_briefly = _hold_the_lock()
+    locker, waiting_briefly = hold_the_flows_lock()
     try:
         connection.close()
         connection.settings_dict["OPTIONS"] = waiting_briefly

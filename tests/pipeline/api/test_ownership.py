@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
@@ -25,6 +26,7 @@ from .conftest import (
     cycle_session_key,
     error_of,
     flow_url,
+    hold_the_flows_lock,
     position,
     script_client,
 )
@@ -338,6 +340,59 @@ def test_a_logged_in_user_logs_out_while_the_flows_store_is_down(
     assert _token_client(started["token"]).get(flow_url(started["id"])).status_code == 200
 
 
+def test_a_user_who_started_flows_after_logging_in_logs_out_while_the_store_is_down(
+    client: FlowClient, user: Any, settings: Any
+) -> None:
+    client.login("ada", "lovelace-1815")
+    started, during = _flow_on_redis(client, settings)
+    assert client.raw.session[ownership.SESSION_KEY] != during  # a key no cookie carries
+
+    logged_out = _while_flows_store_down(settings, lambda: client.post("/api/auth/logout/"))
+
+    assert logged_out.status_code == 204
+    assert _not_found(_with_session_key(during).show(started["id"]))
+
+
+def test_a_logout_by_api_token_does_not_end_an_anonymous_session_while_the_store_is_down(
+    client: FlowClient, user: Any, settings: Any
+) -> None:
+    """The token's user is the request's; the session, whose cookie is its flows' key, is not."""
+    started, before = _flow_on_redis(client, settings)
+    key = Token.objects.create(user=user).key
+
+    refused = _while_flows_store_down(
+        settings,
+        lambda: client.raw.post("/api/auth/logout/", HTTP_AUTHORIZATION=f"Token {key}"),
+    )
+
+    assert refused.status_code == 503
+    assert position(_with_session_key(before), started["id"]) == ("profile", 1)
+
+
+@pytest.mark.postgresql  # SQLite's transactions take the lock as they begin
+@pytest.mark.django_db(transaction=True)
+def test_a_logout_inside_a_transaction_goes_on_when_the_flows_are_locked(
+    client: FlowClient, started: dict[str, Any], user: Any
+) -> None:
+    client.login("ada", "lovelace-1815")
+    request = _loaded_session(client.raw.cookies[settings.SESSION_COOKIE_NAME].value)
+    request.user = user
+    options = connection.settings_dict["OPTIONS"]
+    locker, waiting_briefly = hold_the_flows_lock()
+    try:
+        connection.close()
+        connection.settings_dict["OPTIONS"] = waiting_briefly
+        with transaction.atomic():  # as under ATOMIC_REQUESTS
+            logout(request)
+    finally:
+        locker.rollback()
+        locker.close()
+        connection.close()
+        connection.settings_dict["OPTIONS"] = options
+
+    assert client.get("/api/auth/me/").json()["authenticated"] is False
+
+
 def test_an_anonymous_session_does_not_end_while_the_flows_store_is_down(
     client: FlowClient, settings: Any
 ) -> None:
@@ -377,6 +432,20 @@ def test_two_logins_sent_at_once_from_one_session_both_keep_its_flows(
         browser = _with_session_key(str(request.session.session_key))
         assert position(browser, at_company["id"]) == ("company", 2)
     assert _not_found(_with_session_key(before).show(at_company["id"]))
+
+
+def test_the_key_a_login_gives_is_derived_with_the_sessions_own_seed(
+    client: FlowClient, started: dict[str, Any], user: Any
+) -> None:
+    """Not from what a cookie carries and the user alone: a holder of the old cookie lacks it."""
+    before = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+    first, second = _loaded_session(before), _loaded_session(before)
+    second.session[ownership.SEED_KEY] = "another seed"
+
+    for request in (first, second):
+        login(request, user)
+
+    assert first.session[ownership.SESSION_KEY] != second.session[ownership.SESSION_KEY]
 
 
 def test_another_users_login_from_the_same_session_gets_none_of_its_flows(
