@@ -7,6 +7,7 @@ production must set (`manage.py check --deploy` warns of the stand-in).
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -93,8 +94,8 @@ DATABASES = {
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
     "DATABASE_DISABLE_SERVER_SIDE_CURSORS"
 )
-_LOCK_TIMEOUT = env_int("DATABASE_LOCK_TIMEOUT", 20, minimum=0)
-_POSTGRESQL_ENGINES = {
+_lock_timeout = env_int("DATABASE_LOCK_TIMEOUT", 20, minimum=0)
+_postgresql_engines = {
     "django.db.backends.postgresql",
     "django.contrib.gis.db.backends.postgis",
 }
@@ -111,7 +112,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-elif DATABASES["default"]["ENGINE"] in _POSTGRESQL_ENGINES:
+elif DATABASES["default"]["ENGINE"] in _postgresql_engines:
     # A statement waits this long for a lock (a table locked by hand, a
     # migration), then fails, and the request answers 503 as for SQLite's
     # busy timeout, rather than waiting past gunicorn's own timeout. It is
@@ -121,14 +122,17 @@ elif DATABASES["default"]["ENGINE"] in _POSTGRESQL_ENGINES:
     # So 0 sends nothing and leaves it to the server, as does a pooler, and
     # a `lock_timeout` in the URL's options or PGOPTIONS is kept as it is.
     _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _given = " ".join(
-        part
-        for part in (os.environ.get("PGOPTIONS", ""), str(_options.get("options", "")))
-        if part
-    )
+    _url_options = str(_options.get("options", ""))
+    _given = " ".join(part for part in (os.environ.get("PGOPTIONS", ""), _url_options) if part)
     _pooled = DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"]
-    if _LOCK_TIMEOUT and not _pooled and "lock_timeout" not in _given:
-        _options["options"] = f"{_given} -c lock_timeout={_LOCK_TIMEOUT}s".strip()
+    if (
+        _lock_timeout
+        and not _pooled
+        and not re.search(r"(?:^|\s|--|-c)\s*lock[_-]timeout\s*=", _given)
+    ):
+        _given = f"{_given} -c lock_timeout={_lock_timeout}s".strip()
+    if _url_options or _given != os.environ.get("PGOPTIONS", ""):
+        _options["options"] = _given
 
 SESSION_ENGINE = "backend.config.sessions"
 

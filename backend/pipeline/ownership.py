@@ -16,12 +16,13 @@ A request whose session cookie still carries that key is therefore
 recognized without the session being read: an anonymous step costs no
 session query. Once the session key changes, the key kept in the session
 data is compared instead. Logging in gives the session a fresh owner key
-(derived with the session's own seed) and moves its flows to it
-(`rotate_owner_key`), so that the session key from before the login,
-which Django has just retired, opens no flow; a logged-in session's
-first flow gets a random one. Logging out moves them too, so that a copy
-of the ended session's cookie opens none; a logged-in session, whose key
-no cookie carries, is logged out even if they cannot be moved. An
+(derived with the session's own seed and the project's secret) and moves
+its flows to it (`rotate_owner_key`), so that the session key from before
+the login, which Django has just retired, opens no flow; a logged-in
+session's first flow gets one derived from its key. Logging out moves
+them too, so that a copy of the ended session's cookie opens none; a
+logged-in session, whose key no cookie carries, is logged out even if
+they cannot be moved. An
 application that
 rotates session keys itself (`cycle_key()` outside `login()`) calls
 `rotate_owner_key(request.session)` likewise; until then the old key
@@ -41,6 +42,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY
 from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
+from django.utils.crypto import salted_hmac
 from rest_framework.request import Request
 
 from .state import FlowState
@@ -97,13 +99,15 @@ def rotate_owner_key(session: Any, *, user: Any = None) -> None:
     copy of the old cookie. Call it after rotating a session key yourself.
 
     At a login (`user` given) the fresh key is derived from the old one
-    and the user with the session's own seed (`SEED_KEY`): two logins sent
-    at once from one session (a double click) each give their copy of the
-    session the same key, where random ones would leave the flows with
-    whichever moved them first, and the browser with whichever answer came
-    last. The seed never leaves the server, so a holder of the old cookie
-    cannot derive the key, and another user's login derives another. A
-    session without a seed (from an older release) gets a random key.
+    and the user, with the session's own seed (`SEED_KEY`) and the
+    project's secret: two logins sent at once from one session (a double
+    click) each give their copy of the session the same key, where random
+    ones would leave the flows with whichever moved them first, and the
+    browser with whichever answer came last. A holder of the old cookie
+    lacks the seed, which stays on the server (and the secret, where a
+    session is kept in its cookie), and another user's login derives
+    another. A session without a seed (from an older release) gets a
+    random key.
     """
     key = session.get(SESSION_KEY)
     if not isinstance(key, str):
@@ -112,8 +116,7 @@ def rotate_owner_key(session: Any, *, user: Any = None) -> None:
     if user is None or not isinstance(seed, str):
         fresh = new_token()[0]
     else:
-        message = f"{key}\n{user.pk}".encode()
-        fresh = hmac.new(seed.encode(), message, hashlib.sha256).hexdigest()
+        fresh = _derived(f"login\n{seed}\n{key}\n{user.pk}")
     get_store().rebind_session(hash_token(key), hash_token(fresh))
     session[SESSION_KEY] = fresh
 
@@ -130,7 +133,7 @@ def _rotate_on_login_and_logout(
     A login whose flows cannot be moved (their store is down) fails, and
     puts the session back (`_reinstate_retired_session`). A logged-in
     session's logout does not wait for the store: its owner key is one no
-    cookie carries (given at the login, or at random after it), so the
+    cookie carries (given at the login, or derived after it), so the
     session's end is enough.
     """
     session = getattr(request, "session", None)
@@ -231,18 +234,28 @@ def _session(request: Request) -> Any:
 
 
 def _own_key(session: Any) -> str:
-    """The session's key, given to it now if it is new; a random key if it is logged in.
+    """The session's key, given to it now if it is new; derived from it if it is logged in.
 
     An anonymous session's cookie then opens its flows unread. A logged-in
     one is read on every request anyway, and a key no cookie carries lets
-    its logout end it without moving its flows (`_rotate_on_login_and_logout`).
+    its logout end it without moving its flows (`_rotate_on_login_and_logout`);
+    derived with the project's secret, it is the same for tabs starting
+    their first flows at once.
     """
-    if USER_SESSION_KEY in session:
-        return new_token()[0]
     if session.session_key is None:
         session.save()
     key = session.session_key
-    return key if isinstance(key, str) and key else new_token()[0]
+    if not (isinstance(key, str) and key):
+        return new_token()[0]
+    return _derived(f"logged-in\n{key}") if USER_SESSION_KEY in session else key
+
+
+def _derived(message: str) -> str:
+    """An owner key made from `message` with the project's secret."""
+    return salted_hmac(_SALT, message, algorithm="sha256").hexdigest()
+
+
+_SALT = "backend.pipeline.ownership"
 
 
 def _cookie_hash(request: Request) -> str:

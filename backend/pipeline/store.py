@@ -192,11 +192,17 @@ class DatabaseStore(FlowStore):
         return _state_or_none(row)
 
     def rebind_session(self, old_hash: str, new_hash: str) -> None:
-        # In a savepoint of its own: a login or logout that goes on without
-        # it (its error caught) may do so inside the request's transaction.
-        if old_hash:
-            with transaction.atomic(using=self.table.alias):
-                self.model.objects.filter(session_hash=old_hash).update(session_hash=new_hash)
+        if not old_hash:
+            return
+        rebind = self.model.objects.filter(session_hash=old_hash)
+        alias = self.table.alias
+        if transaction.get_connection(alias).in_atomic_block:
+            # A savepoint of its own: a logout that goes on without it (its
+            # error caught) may do so inside the request's transaction.
+            with transaction.atomic(using=alias):
+                rebind.update(session_hash=new_hash)
+        else:
+            rebind.update(session_hash=new_hash)
 
     def count_active(self, *, user_id: int | None, session_hash: str, now: datetime) -> int:
         return self.table.count(*self._active(user_id, session_hash, now))

@@ -48,6 +48,15 @@ POSTGRES = "postgres://app@db.example:5432/app"
         # libpq reads PGOPTIONS only when no options are given: they are carried over.
         ({"PGOPTIONS": "-c search_path=app"}, "-c search_path=app -c lock_timeout=20s"),
         ({"PGOPTIONS": "-c lock_timeout=5000"}, None),
+        ({"PGOPTIONS": "--lock-timeout=5000"}, None),
+        (  # PGOPTIONS would be ignored beside the URL's: both are sent
+            {
+                "PGOPTIONS": "-c lock_timeout=5000",
+                "DATABASE_URL": f"{POSTGRES}?options=-c%20search_path%3Dapp",
+            },
+            "-c lock_timeout=5000 -c search_path=app",
+        ),
+        ({"PGOPTIONS": "-c deadlock_timeout=2s"}, "-c deadlock_timeout=2s -c lock_timeout=20s"),
         ({"DATABASE_DISABLE_SERVER_SIDE_CURSORS": "1"}, None),  # a pooler may refuse options
         ({"DATABASE_URL": "postgis://app@db.example:5432/app"}, "-c lock_timeout=20s"),
     ],

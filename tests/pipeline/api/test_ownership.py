@@ -11,8 +11,9 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
 from django.http import HttpRequest
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
 from rest_framework.test import APIClient
 
 from backend.pipeline import ownership
@@ -393,6 +394,23 @@ def test_a_logout_inside_a_transaction_goes_on_when_the_flows_are_locked(
     assert client.get("/api/auth/me/").json()["authenticated"] is False
 
 
+def test_a_logged_in_session_whose_key_is_its_owner_key_does_not_end_while_the_store_is_down(
+    client: FlowClient, user: Any, settings: Any
+) -> None:
+    """As an older release left it: a copy of its cookie would open its anonymous flows."""
+    client.login("ada", "lovelace-1815")
+    key = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+    session = client.raw.session
+    session[ownership.SESSION_KEY] = key
+    session.save()
+    _flow_on_redis(client, settings)
+
+    refused = _while_flows_store_down(settings, lambda: client.post("/api/auth/logout/"))
+
+    assert refused.status_code == 503
+    assert client.get("/api/auth/me/").json()["authenticated"] is True
+
+
 def test_an_anonymous_session_does_not_end_while_the_flows_store_is_down(
     client: FlowClient, settings: Any
 ) -> None:
@@ -407,11 +425,11 @@ def test_an_anonymous_session_does_not_end_while_the_flows_store_is_down(
     assert _not_found(client.show(started["id"]))
 
 
-def _loaded_session(key: str) -> HttpRequest:
-    """A request carrying the session under `key`, read now."""
+def _loaded_session(key: str, *, owned: bool = True) -> HttpRequest:
+    """A request carrying the session under `key`, read now (its owner key set, or not yet)."""
     request = RequestFactory().post("/api/auth/login/")
     request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
-    assert ownership.SESSION_KEY in request.session
+    assert (ownership.SESSION_KEY in request.session) == owned
     request.user = AnonymousUser()
     return request
 
@@ -446,6 +464,41 @@ def test_the_key_a_login_gives_is_derived_with_the_sessions_own_seed(
         login(request, user)
 
     assert first.session[ownership.SESSION_KEY] != second.session[ownership.SESSION_KEY]
+
+
+def test_the_key_a_login_gives_is_derived_with_the_projects_secret_too(
+    client: FlowClient, started: dict[str, Any], user: Any
+) -> None:
+    """Where a session is kept in its cookie, its seed is no secret."""
+    before = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+    first, second = _loaded_session(before), _loaded_session(before)
+
+    login(first, user)
+    with override_settings(SECRET_KEY="another secret key, at least fifty characters long"):
+        login(second, user)
+
+    assert first.session[ownership.SESSION_KEY] != second.session[ownership.SESSION_KEY]
+
+
+def test_each_session_gets_a_seed_of_its_own(client: FlowClient, started: dict[str, Any]) -> None:
+    other = FlowClient()
+    other.start()
+    assert client.raw.session[ownership.SEED_KEY] != other.raw.session[ownership.SEED_KEY]
+
+
+def test_tabs_starting_a_logged_in_sessions_first_flows_at_once_agree_on_its_key(
+    client: FlowClient, user: Any
+) -> None:
+    client.login("ada", "lovelace-1815")
+    key = client.raw.cookies[settings.SESSION_COOKIE_NAME].value
+    tabs = [_loaded_session(key, owned=False) for _ in range(2)]
+    for tab in tabs:
+        tab.user = user
+
+    hashes = {ownership.session_hash(Request(tab), create=True) for tab in tabs}
+
+    assert len(hashes) == 1
+    assert hashes != {ownership.hash_token(key)}  # a key no cookie carries
 
 
 def test_another_users_login_from_the_same_session_gets_none_of_its_flows(
