@@ -62,6 +62,17 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="pipeline.W001",
             )
         )
+    if settings.SESSION_ENGINE == "django.contrib.sessions.backends.signed_cookies":
+        # The session is its cookie: a logout cannot end a copy of it, and
+        # an anonymous session's owner key (its first key) stays readable.
+        errors.append(
+            Warning(
+                "Sessions kept in signed cookies cannot be ended by a logout: a copy of "
+                "the cookie keeps opening the anonymous flows its session started.",
+                hint="Keep sessions on the server (the database, the cache).",
+                id="pipeline.W002",
+            )
+        )
     names: set[str] = set()
     for path in conf.CLASSES:
         try:

@@ -67,6 +67,11 @@ def test_no_pipeline_classes_is_warned_of() -> None:
         assert _ids() == ["pipeline.W001"]
 
 
+def test_sessions_kept_in_signed_cookies_are_warned_of() -> None:
+    with override_settings(SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies"):
+        assert _ids() == ["pipeline.W002"]
+
+
 def test_pipeline_classes_must_import() -> None:
     with override_settings(PIPELINE_CLASSES=["backend.nowhere.Pipeline"]):
         assert _ids() == ["pipeline.E003"]
