@@ -22,11 +22,9 @@ the login, which Django has just retired, opens no flow; a logged-in
 session's first flow gets one derived from its key. Logging out moves
 them too, so that a copy of the ended session's cookie opens none; a
 logged-in session, whose key no cookie carries, is logged out even if
-they cannot be moved. An
-application that
-rotates session keys itself (`cycle_key()` outside `login()`) calls
-`rotate_owner_key(request.session)` likewise; until then the old key
-still opens the flows it started.
+they cannot be moved. An application that rotates session keys itself
+(`cycle_key()` outside `login()`) calls `rotate_owner_key(request.session)`
+likewise; until then the old key still opens the flows it started.
 """
 
 from __future__ import annotations
