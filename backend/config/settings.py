@@ -123,7 +123,8 @@ elif DATABASES["default"]["ENGINE"] in _postgresql_engines:
     # a `lock_timeout` in the URL's options or PGOPTIONS is kept as it is.
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _url_options = str(_options.get("options", ""))
-    _given = " ".join(part for part in (os.environ.get("PGOPTIONS", ""), _url_options) if part)
+    _pgoptions = os.environ.get("PGOPTIONS", "")
+    _given = " ".join(part for part in (_pgoptions, _url_options) if part)
     _pooled = DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"]
     if (
         _lock_timeout
@@ -131,7 +132,7 @@ elif DATABASES["default"]["ENGINE"] in _postgresql_engines:
         and not re.search(r"(?:^|\s|--|-c)\s*lock[_-]timeout\s*=", _given)
     ):
         _given = f"{_given} -c lock_timeout={_lock_timeout}s".strip()
-    if _url_options or _given != os.environ.get("PGOPTIONS", ""):
+    if _url_options or _given != _pgoptions:
         _options["options"] = _given
 
 SESSION_ENGINE = "backend.config.sessions"

@@ -194,15 +194,13 @@ class DatabaseStore(FlowStore):
     def rebind_session(self, old_hash: str, new_hash: str) -> None:
         if not old_hash:
             return
-        rebind = self.model.objects.filter(session_hash=old_hash)
         alias = self.table.alias
-        if transaction.get_connection(alias).in_atomic_block:
-            # A savepoint of its own: a logout that goes on without it (its
-            # error caught) may do so inside the request's transaction.
-            with transaction.atomic(using=alias):
-                rebind.update(session_hash=new_hash)
-        else:
-            rebind.update(session_hash=new_hash)
+        # Inside a transaction, a savepoint of its own: a logout that goes on
+        # without it (its error caught) may do so inside the request's one.
+        # Outside, the one statement is atomic already.
+        in_transaction = transaction.get_connection(alias).in_atomic_block
+        with transaction.atomic(using=alias) if in_transaction else contextlib.nullcontext():
+            self.model.objects.filter(session_hash=old_hash).update(session_hash=new_hash)
 
     def count_active(self, *, user_id: int | None, session_hash: str, now: datetime) -> int:
         return self.table.count(*self._active(user_id, session_hash, now))
