@@ -50,6 +50,17 @@ def test_demo_setup_lets_the_browser_back_where_the_local_server_is_served() -> 
     ]
 
 
+@override_settings(OAUTH2_PROVIDER={"ALLOWED_REDIRECT_URI_SCHEMES": ["https"]})
+def test_demo_setup_registers_no_callback_the_local_server_would_refuse() -> None:
+    # Under SECURE_SSL_REDIRECT the local server accepts https redirect URIs only.
+    assert _callbacks_registered_with_the_local_server_at("https://demo.example:8443") == [
+        "https://demo.example:8443/api/pipelines/callback/",
+    ]
+    get_application_model().objects.get(client_id="pipelines-demo").full_clean(
+        exclude=["client_secret"]
+    )
+
+
 def test_demo_setup_registers_each_callback_once() -> None:
     assert _callbacks_registered_with_the_local_server_at("http://localhost:8123") == [
         "http://127.0.0.1:8123/api/pipelines/callback/",

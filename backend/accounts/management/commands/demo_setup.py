@@ -1,10 +1,12 @@
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from oauth2_provider.models import get_application_model
+from oauth2_provider.settings import oauth2_settings
 
 from backend.accounts.oauth_server import DEMO_APPLICATION_NAME
 from backend.identity.conf import provider_settings
@@ -37,6 +39,11 @@ class Command(BaseCommand):
             # Behind a proxy the demo is where its own OAuth server is, and the
             # browser comes back to its callback there, not on the port above.
             roots.append(str(served_at).rstrip("/"))
+        # The local server redirects only to the schemes it allows (https alone under
+        # SECURE_SSL_REDIRECT): another would never be used, and would fail the
+        # client's validation when the admin saves it.
+        schemes = oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES
+        roots = [root for root in roots if urlsplit(root).scheme in schemes]
         register_demo_client(user, roots)
         self.stdout.write(f"Demo user: {DEMO_USERNAME} / {DEMO_PASSWORD}")
 
