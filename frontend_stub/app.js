@@ -1,7 +1,7 @@
 // The app: a header, and a tiny router on the query string.
 //
 //   ?pipeline=<id>[&error=<code>]   pages/flow.js     a flow's current step
-//   ?page=login                     pages/login.js    log in
+//   ?page=login[&flow=<id>]         pages/login.js    log in (and go back to that flow)
 //   anything else (?page=catalog)   pages/catalog.js  start a flow (and an `error` that named
 //                                                     no flow)
 //
@@ -20,6 +20,7 @@ const main = document.getElementById("main");
 const authArea = document.getElementById("auth");
 let user = null; // {id, username} of whoever is logged in, or null
 let generation = 0; // bumped on every navigation; late answers for older pages are dropped
+let routed = null; // the address (path and query) of the page on screen
 
 function route(extras = {}) {
   const params = new URLSearchParams(location.search);
@@ -30,12 +31,14 @@ function route(extras = {}) {
     url.searchParams.delete("error");
     history.replaceState(history.state, "", url.href);
   }
-  const view = makeView();
+  const first = routed === null;
+  routed = address();
+  const view = makeView(first);
   let page;
   if (params.get("pipeline")) {
     page = flowPage(view, { id: params.get("pipeline"), error, ...extras });
   } else if (params.get("page") === "login") {
-    page = loginPage(view);
+    page = loginPage(view, { flow: params.get("flow") });
   } else {
     page = catalogPage(view, { error });
   }
@@ -47,10 +50,17 @@ function route(extras = {}) {
   });
 }
 
-function makeView() {
+/** Where the app is, but for the `#fragment` (which only scrolls, as the skip link does). */
+function address() {
+  return location.pathname + location.search;
+}
+
+function makeView(first = false) {
   const mine = ++generation;
   return {
     main,
+    /** Whether this page is the one the app opened on, rather than one navigated to. */
+    first,
     alive: () => mine === generation,
     /** Shows `node` as the page, unless the user has gone elsewhere meanwhile. */
     mount(node, title = "") {
@@ -66,6 +76,8 @@ function makeView() {
     },
     user: () => user,
     setUser,
+    /** Asks the API again who is logged in (another tab may have changed it), and says so. */
+    reloadUser: loadUser,
   };
 }
 
@@ -104,6 +116,7 @@ async function logout() {
   makeView().go({ page: "catalog" });
 }
 
+/** Who is logged in, as the API says, shown in the header; unchanged if it cannot be asked. */
 async function loadUser() {
   try {
     const { status, data } = await api.me();
@@ -112,6 +125,7 @@ async function loadUser() {
     if (!(failure instanceof ApiUnreachable)) throw failure;
     authArea.replaceChildren(h("span", { class: "muted" }, "API unreachable"));
   }
+  return user;
 }
 
 // -- start --------------------------------------------------------------------------------------
@@ -125,7 +139,11 @@ document.addEventListener("click", (event) => {
   history.pushState(null, "", appUrl(link.href));
   route();
 });
-window.addEventListener("popstate", () => route());
+// A `#fragment` (the skip link's) changes nothing on screen: the page and what
+// was typed into it stay.
+window.addEventListener("popstate", () => {
+  if (address() !== routed) route();
+});
 
 // Opened elsewhere (a middle-click, the link's menu), a link is its own address:
 // it gets `?api=` just before, as the addresses the app pushes have it.

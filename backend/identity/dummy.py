@@ -1,6 +1,6 @@
 """The dummy provider of Sentry's identity module: it simply asks for an email."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -28,7 +28,10 @@ class AskEmail(PipelineView):
             serializer = EmailSerializer(data=request.data)
             if not serializer.is_valid():
                 errors = flatten_errors(serializer.errors)
-                return Form(EmailSerializer, title=self.title, errors=errors)
+                # What was typed comes back with its error, to be corrected, not retyped.
+                submitted = request.data if isinstance(request.data, Mapping) else {}
+                data = {"email": submitted["email"]} if "email" in submitted else {}
+                return Form(EmailSerializer, title=self.title, data=data, errors=errors)
             pipeline.bind_state("email", serializer.validated_data["email"])
             return pipeline.next_step()
         return Form(EmailSerializer, title=self.title)

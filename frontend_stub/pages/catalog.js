@@ -11,7 +11,8 @@ import { callbackMessage, envelopeErrors, startFlow } from "./flow.js";
 export async function catalogPage(view, { error = null } = {}) {
   // Only in the app's own words: the code is the URL's, which anyone can write.
   const refused = callbackMessage(error);
-  const callback = refused && h("div", { class: "notice warning", role: "alert" }, refused);
+  const callback =
+    refused && h("div", { class: "notice warning", role: "alert", tabindex: "-1" }, refused);
   const pipelines = await loadCatalog();
   if (pipelines === null) {
     const heading = h("h1", { tabindex: "-1" }, "Pipelines");
@@ -52,7 +53,7 @@ export async function catalogPage(view, { error = null } = {}) {
   }
 
   const heading = h("h1", { tabindex: "-1" }, "Start a flow");
-  view.mount(
+  const mounted = view.mount(
     h(
       "section",
       { class: "catalog" },
@@ -102,4 +103,7 @@ export async function catalogPage(view, { error = null } = {}) {
     ),
     "Catalog",
   );
+  // Come back to, the page starts over where a keyboard or a screen reader
+  // finds it; a refused sign-in is said first. Opened, it is left to the browser.
+  if (mounted && (callback || !view.first)) (callback || heading).focus();
 }

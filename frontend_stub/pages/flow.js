@@ -6,7 +6,8 @@
 //   400       the same step with its errors (a descriptor), or a malformed request (an envelope)
 //   409       the current descriptor: someone else moved the flow; shown with a notice
 //   410       the flow is gone (expired, cancelled, outdated): offer `restart`
-//   401, 404  the envelope's message, in place of the step
+//   401, 404  the envelope's message, in place of the step (or, when another tab logged
+//             the user out meanwhile, that, with a login that comes back here)
 //   other     refused, the flow as it was (an envelope's 400, 413, 429, 503...): the step
 //             stays, with what was typed, under the envelope's message
 
@@ -26,7 +27,13 @@ const CALLBACK_ERRORS = {
   state_mismatch: "The flow no longer waited for this sign-in, so it was ignored.",
   state_wrong_session: "This sign-in belongs to another session, so it was ignored.",
   stale_version: "The flow moved on elsewhere while you signed in, so this sign-in was not kept.",
+  state_too_large: "The sign-in brought back more than this flow can keep, so it was not kept.",
+  database_unavailable:
+    "The server could not reach its database while you signed in. Try again shortly.",
 };
+
+/** Said for a code this app does not know: never the code, which anyone can write. */
+const CALLBACK_REFUSED = "The sign-in could not be used.";
 
 /** Headings for a 410; the envelope's (translated) message says the rest. */
 const GONE_TITLES = {
@@ -48,7 +55,10 @@ export function callbackMessage(code) {
  */
 export async function startFlow(view, pipeline, provider) {
   const answer = await api.start(pipeline, provider, returnTo());
-  if (answer.status === 201) view.go({ pipeline: answer.data.id }, { started: answer.data });
+  // Not if the user went elsewhere meanwhile: the flow waits at its address.
+  if (answer.status === 201 && view.alive()) {
+    view.go({ pipeline: answer.data.id }, { started: answer.data });
+  }
   return answer;
 }
 
@@ -69,7 +79,7 @@ export async function flowPage(view, { id, error = null, started = null }) {
   if (started) {
     showDescriptor(started, { follow: true });
   } else {
-    const message = callbackMessage(error) ?? `The sign-in was refused (${error}).`;
+    const message = callbackMessage(error) ?? CALLBACK_REFUSED;
     const notice = error && { tone: "warning", message };
     // After a refused callback the user reads the notice before going anywhere.
     await run(() => api.show(id), { notice, follow: !error });
@@ -83,6 +93,7 @@ export async function flowPage(view, { id, error = null, started = null }) {
       answer = await call();
     } catch (failure) {
       if (!(failure instanceof ApiUnreachable)) throw failure;
+      if (!view.alive()) return;
       busy(false);
       // Keep the step and what was typed into it: the user may simply try again.
       if (shown) return flash(warning(`${failure.message} Check your connection and try again.`));
@@ -97,11 +108,7 @@ export async function flowPage(view, { id, error = null, started = null }) {
     if (status === 400 && isDescriptor(data)) return showDescriptor(data, { focusErrors: true });
     if (status === 409 && isDescriptor(data)) return showConflict(data);
     if (status === 410) return showGone(data?.error ?? {});
-    if (status === 401) {
-      const login = h("a", { href: "?page=login", "data-route": "" }, "Log in");
-      return showProblem("Log in to go on", messageOf(data), login);
-    }
-    if (status === 404) return showProblem("No such flow", messageOf(data));
+    if (status === 401 || status === 404) return showRefused(status, data);
     // Refused, and nothing moved: a malformed or too large request, too many,
     // a database down for a moment, a proxy's error page. The user can fix
     // what was typed, or wait, and send it again: keep the step as it is.
@@ -126,7 +133,7 @@ export async function flowPage(view, { id, error = null, started = null }) {
       // Back, Cancel, or whatever else is offered: its method and href as given.
       onAction: (action) =>
         run(() => api.act(action, action.method === "DELETE" ? undefined : { version })),
-      onRestart: () => restart(descriptor.pipeline, descriptor.provider),
+      onRestart: (button) => restart(descriptor.pipeline, descriptor.provider, button),
     });
     busy = rendered.setBusy;
     if (!view.mount(rendered.element, descriptor.title)) return;
@@ -142,6 +149,34 @@ export async function flowPage(view, { id, error = null, started = null }) {
     flashed = alert;
     view.main.querySelector(".step h2").after(alert);
     alert.focus();
+  }
+
+  /**
+   * A 401 or 404, as the API says it; unless the user the header names was
+   * logged out meanwhile (by another tab), which is then what is said: the
+   * flow waits for that user's next login.
+   */
+  async function showRefused(status, data) {
+    const before = view.user();
+    const now = await view.reloadUser();
+    if (!view.alive()) return;
+    if (before && before.id !== now?.id) {
+      const whom = h("strong", {}, before.username);
+      const again = now
+        ? ["You are logged in as ", h("strong", {}, now.username), " now; this flow is ", whom, "'s."]
+        : ["This flow waits for ", whom, ": log in again to go on with it."];
+      const message = h("div", { class: "notice warning", role: "alert" }, again);
+      const login = now ? null : h("p", {}, loginLink());
+      return showPage("You were logged out", message, login, catalogLink());
+    }
+    if (status === 401) return showProblem("Log in to go on", messageOf(data), loginLink());
+    return showProblem("No such flow", messageOf(data));
+  }
+
+  /** Log in, then back to this flow. */
+  function loginLink() {
+    const href = `?${new URLSearchParams({ page: "login", flow: id })}`;
+    return h("a", { href, "data-route": "" }, "Log in");
   }
 
   function showConflict(descriptor) {
@@ -204,11 +239,13 @@ export async function flowPage(view, { id, error = null, started = null }) {
 
   /** "Start again" for `{pipeline, provider}` (a 410's `restart`, or the flow shown). */
   function restartButton({ pipeline, provider }, tone) {
-    const onclick = () => restart(pipeline, provider);
+    const onclick = (event) => restart(pipeline, provider, event.currentTarget);
     return h("button", { type: "button", class: tone, onclick }, "Start again");
   }
 
-  async function restart(pipeline, provider) {
+  /** Starts the flow again; `button` stays disabled, so that a double click starts one. */
+  async function restart(pipeline, provider, button) {
+    button.disabled = true;
     let answer;
     try {
       answer = await startFlow(view, pipeline, provider);

@@ -1,5 +1,6 @@
 // Log in, `?page=login`: a session login through the JSON API. The form is
-// drawn by the same renderer as the steps, from a schema written here.
+// drawn by the same renderer as the steps, from a schema written here. With
+// `&flow=<id>` (a flow that asked for a login) it goes back to that flow.
 
 import { api, ApiUnreachable, forgetCsrfToken } from "../api.js";
 import { h } from "../render/dom.js";
@@ -22,17 +23,21 @@ const LOGIN_FORM = {
   },
 };
 
-export async function loginPage(view) {
+/** Logs in, then goes on with `flow` (a flow the login was asked for), or to the catalog. */
+export async function loginPage(view, { flow = null } = {}) {
+  const next = flow ? { pipeline: flow } : { page: "catalog" };
+  const params = new URLSearchParams(next);
   const user = view.user();
   if (user) {
     const heading = h("h1", { tabindex: "-1" }, "You are logged in");
+    const label = flow ? "Go on with the flow" : "Catalog";
     view.mount(
       h(
         "section",
         {},
         heading,
         h("p", {}, "Signed in as ", h("strong", {}, user.username), "."),
-        h("a", { class: "button primary", href: "?page=catalog", "data-route": "" }, "Catalog"),
+        h("a", { class: "button primary", href: `?${params}`, "data-route": "" }, label),
       ),
       "Log in",
     );
@@ -61,7 +66,7 @@ export async function loginPage(view) {
       if (answer.status === 200) {
         forgetCsrfToken(); // Django rotates it on login
         view.setUser(answer.data.user);
-        view.go({ page: "catalog" });
+        view.go(next);
         return;
       }
       show({ username }, envelopeErrors(answer.data));

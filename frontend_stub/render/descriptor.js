@@ -38,7 +38,7 @@ const FALLBACK_TITLES = {
  *   notice: {tone, message} to show under the title;
  *   focusErrors: focus the first error rather than the title;
  *   followRedirects: go to a redirect's URL at once;
- *   onSubmit(action, data), onAction(action), onRestart(): what the user did
+ *   onSubmit(action, data), onAction(action), onRestart(button): what the user did
  * @returns {element, focus: what to focus, redirectTo: URL to go to or null, setBusy(busy)}
  */
 export function renderDescriptor(descriptor, ctx) {
@@ -262,7 +262,11 @@ function endLinks(ctx, restartLabel) {
   return h(
     "div",
     { class: "buttons" },
-    h("button", { type: "button", class: "primary", onclick: () => ctx.onRestart() }, restartLabel),
+    h(
+      "button",
+      { type: "button", class: "primary", onclick: (event) => ctx.onRestart(event.currentTarget) },
+      restartLabel,
+    ),
     h(
       "a",
       { class: "button secondary", href: "?page=catalog", "data-route": "" },

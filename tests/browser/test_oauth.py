@@ -172,8 +172,14 @@ def test_the_catalog_says_nothing_of_an_error_code_it_does_not_know(spa: Spa) ->
             "stale_version",
             "The flow moved on elsewhere while you signed in, so this sign-in was not kept.",
         ),
+        (
+            "database_unavailable",
+            "The server could not reach its database while you signed in. Try again shortly.",
+        ),
         # Looked up in the app's own messages, not its prototype.
-        ("constructor", "The sign-in was refused (constructor)."),
+        ("constructor", "The sign-in could not be used."),
+        # Never said as written: the address is anyone's to write.
+        ("Your+account+is+locked.+Call+0800+123+456.", "The sign-in could not be used."),
     ],
 )
 def test_a_callback_error_code_is_said_on_the_flow_in_the_apps_own_words(

@@ -29,11 +29,24 @@ def test_dummy_identity_flow_links_an_identity_to_the_user(
     )
 
 
-def test_an_invalid_email_shows_the_form_again(user_client: FlowClient) -> None:
+def test_an_invalid_email_shows_the_form_again_with_what_was_typed(
+    user_client: FlowClient,
+) -> None:
     refused = _link(user_client, "not-an-email")
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["field"] == "email"
+    assert refused.json()["form"]["data"] == {"email": "not-an-email"}
     assert not Identity.objects.exists()
+
+
+@pytest.mark.parametrize("body", [{"name": "Ada"}, {}], ids=["another-field", "empty"])
+def test_a_body_without_an_email_shows_the_form_again_empty(
+    user_client: FlowClient, body: dict[str, Any]
+) -> None:
+    started = user_client.start("identity", "dummy").json()
+    refused = user_client.submit(started, body)
+    assert refused.status_code == 400
+    assert refused.json()["form"]["data"] == {}
 
 
 @pytest.mark.parametrize(

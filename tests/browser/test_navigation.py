@@ -1,0 +1,141 @@
+"""Moving about the app while it works: the skip link, answers that come late, focus, the login."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Request, Route, expect
+
+from backend.accounts.management.commands.demo_setup import DEMO_PASSWORD, DEMO_USERNAME
+
+from .conftest import Spa
+from .test_onboarding import about_you_filled
+
+pytestmark = pytest.mark.browser
+
+
+def _held(routes: list[Route], method: str) -> Callable[[Route], None]:
+    """A route handler that keeps the requests of `method` unanswered, in `routes`."""
+
+    def hold(route: Route) -> None:
+        if route.request.method == method:
+            routes.append(route)
+        else:
+            route.continue_()
+
+    return hold
+
+
+def test_the_skip_link_keeps_the_step_and_what_was_typed(spa: Spa) -> None:
+    page = about_you_filled(spa)
+    shown: list[Request] = []
+    page.on("request", lambda request: shown.append(request) if request.method == "GET" else None)
+
+    skip = page.get_by_role("link", name="Skip to content")
+    skip.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    expect(page.get_by_label("Email")).to_have_value("ada@example.com")
+    expect(page.get_by_label("Name")).to_have_value("Ada")
+
+    # Back to the address without its #main: the same page still, as typed.
+    page.go_back()
+    expect(page).not_to_have_url(re.compile("#main$"))
+    expect(page.get_by_label("Email")).to_have_value("ada@example.com")
+    assert not [request.url for request in shown if "/api/pipelines/" in request.url]
+
+
+def test_a_submit_that_fails_after_the_user_left_says_nothing_on_the_page_now_shown(
+    spa: Spa,
+) -> None:
+    page = about_you_filled(spa)
+    held: list[Route] = []
+    page.route(f"{spa.api}/api/pipelines/{spa.flow_id()}/", _held(held, "POST"))
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("main [aria-busy]")).to_have_count(1)  # sent, and unanswered
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Catalog").click()
+    expect(page.get_by_role("heading", name="Start a flow")).to_be_visible()
+    with page.expect_event("requestfailed"):
+        held.pop().abort("timedout")
+
+    # The catalog stays as it is; `running` fails the test on any script error.
+    page.wait_for_timeout(300)
+    expect(page.get_by_role("heading", name="Start a flow")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_a_start_answered_after_the_user_left_does_not_pull_them_back(spa: Spa) -> None:
+    page = spa.open()
+    held: list[Route] = []
+    page.route(f"{spa.api}/api/pipelines/", _held(held, "POST"))
+    spa.start("Onboarding", "Default")
+    expect(page.locator(".card button[disabled]")).to_have_count(1)  # sent, and unanswered
+
+    page.get_by_role("link", name="Log in").click()
+    page.get_by_label("Username").fill(DEMO_USERNAME)
+    with page.expect_response(f"{spa.api}/api/pipelines/") as started:
+        held.pop().continue_()
+    assert started.value.status == 201
+
+    page.wait_for_timeout(300)
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    expect(page.get_by_label("Username")).to_have_value(DEMO_USERNAME)
+
+
+def test_start_again_clicked_twice_starts_one_flow(spa: Spa) -> None:
+    page = spa.open()
+    spa.start("Onboarding", "Default")
+    expect(spa.heading()).to_have_text("About you")
+    page.get_by_role("button", name="Cancel").click()
+    expect(spa.heading()).to_have_text("Flow cancelled")
+
+    starts: list[Request] = []
+    page.on("request", lambda r: starts.append(r) if r.method == "POST" else None)
+    page.get_by_role("button", name="Start again").dblclick()
+    expect(spa.heading()).to_have_text("About you")
+    page.wait_for_timeout(300)
+    assert [request.url for request in starts] == [f"{spa.api}/api/pipelines/"]
+
+
+def test_the_catalog_come_back_to_takes_the_focus(spa: Spa) -> None:
+    page = spa.open()
+    spa.start("Onboarding", "Default")
+    expect(spa.heading()).to_be_focused()
+
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("link", name="Back to the catalog").click()
+    expect(page.get_by_role("heading", name="Start a flow")).to_be_focused()
+
+    page.go_back()
+    expect(spa.heading()).to_have_text("Flow cancelled")
+    page.go_back()
+    expect(page.get_by_role("heading", name="Start a flow")).to_be_focused()
+
+
+def test_a_user_logged_out_by_another_tab_is_told_and_logs_in_back_to_the_flow(
+    spa: Spa,
+) -> None:
+    spa.login()
+    page = about_you_filled(spa)
+    flow_id = spa.flow_id()
+
+    other = spa.open(page=spa.new_page())
+    other.get_by_role("button", name="Log out").click()
+    expect(other.locator("#auth")).to_contain_text("Log in")
+
+    page.get_by_role("button", name="Continue").click()
+    expect(spa.heading()).to_have_text("You were logged out")
+    expect(page.get_by_role("alert")).to_have_text(
+        "This flow waits for demo: log in again to go on with it."
+    )
+    expect(page.locator("#auth")).to_contain_text("Log in")  # the header follows
+
+    page.get_by_role("main").get_by_role("link", name="Log in").click()
+    page.get_by_label("Username").fill(DEMO_USERNAME)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(spa.heading()).to_have_text("About you")
+    assert spa.flow_id() == flow_id
