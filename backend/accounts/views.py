@@ -18,7 +18,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from backend.pipeline.api.methods import HTTP_METHODS
-from backend.pipeline.api.protection import GuardedViewMixin
+from backend.pipeline.api.protection import GuardedViewMixin, NotStoredMixin
 from backend.pipeline.api.serializers import ErrorEnvelopeSerializer
 from backend.pipeline.errors import PipelineError
 
@@ -74,7 +74,7 @@ class InvalidCredentials(PipelineError):
     default_detail = _("Wrong username or password.")
 
 
-class CsrfView(APIView):
+class CsrfView(NotStoredMixin, APIView):
     """Sets the CSRF cookie and answers its token, for clients on another origin."""
 
     http_method_names = HTTP_METHODS
@@ -130,7 +130,7 @@ class LogoutView(GuardedViewMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(APIView):
+class MeView(NotStoredMixin, APIView):
     http_method_names = HTTP_METHODS
 
     @extend_schema(

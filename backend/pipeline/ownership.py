@@ -194,10 +194,18 @@ def _reinstate_retired_session(request: Any, session: Any) -> None:
 
 
 def owns(request: Request, state: FlowState) -> bool:
+    """Whether the request may see and move the flow: its user's, or its session's or token's.
+
+    A flow token is one more way in, never a way out: a session's own flow
+    stays open to it beside a header naming another flow (a client's
+    default header, left from its last flow), as the protocol binds an
+    anonymous flow to its session or its token. Unsafe requests that the
+    token does not open are CSRF-checked (`enforce_csrf_on_flow`).
+    """
     if state.user_id is not None:
         return owner_user_id(request) == state.user_id
-    if request_token(request) is not None:
-        return holds_token(request, state)
+    if holds_token(request, state):
+        return True
     if _same(_cookie_hash(request), state.session_hash):
         return True  # the session that started the flow, still under its first key
     return _same(session_hash(request), state.session_hash)
@@ -210,16 +218,15 @@ def holds_token(request: Request, state: FlowState) -> bool:
 
 
 def latest_flow(request: Request, pipeline_name: str) -> FlowState | None:
-    """The flow of this pipeline type that the request most recently started."""
+    """The flow of this pipeline type the request's token names, or its session's latest."""
     store = get_store()
     token = request_token(request)
     if token is not None:
         state = store.load_by_token(hash_token(token))
-        if state is not None and state.pipeline != pipeline_name:
-            state = None
-    else:
-        owner = session_hash(request)
-        state = store.latest(pipeline_name, owner) if owner else None
+        if state is not None and state.pipeline == pipeline_name and owns(request, state):
+            return state
+    owner = session_hash(request)
+    state = store.latest(pipeline_name, owner) if owner else None
     return state if state is not None and owns(request, state) else None
 
 

@@ -96,6 +96,22 @@ def test_a_flow_token_finds_no_flow_of_another_pipeline_type(client: FlowClient)
     assert ownership.latest_flow(request, "sentry") is None
 
 
+@pytest.mark.usefixtures("examples")
+def test_a_flow_token_of_another_pipeline_type_leaves_the_sessions_own_flow_found(
+    client: FlowClient,
+) -> None:
+    sentry = client.start("sentry", "sentry").json()
+    onboarding = client.start().json()
+    request = Request(
+        APIRequestFactory().get("/", headers={"X-Pipeline-Token": onboarding["token"]})
+    )
+    request._request.COOKIES = {name: morsel.value for name, morsel in client.raw.cookies.items()}
+    request._request.session = client.raw.session
+    found = ownership.latest_flow(request, "sentry")
+    assert found is not None
+    assert found.id == sentry["id"]
+
+
 def test_a_flow_of_no_session_is_not_owned_by_every_request_without_one(
     client: FlowClient,
 ) -> None:

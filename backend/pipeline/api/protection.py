@@ -103,8 +103,21 @@ def _no_response(request: HttpRequest) -> Any:
     return None
 
 
-class GuardedViewMixin:
-    """CSRF and body size, checked before authentication and parsing."""
+class NotStoredMixin:
+    """Answers no cache keeps: they are one client's (a flow, its token, who is logged in).
+
+    An anonymous step reads no session, so Django's `Vary: Cookie` is not
+    there to keep a shared cache from serving one client's flow to another.
+    """
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+class GuardedViewMixin(NotStoredMixin):
+    """CSRF and body size, checked before authentication and parsing; answers not stored."""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         check_body_size(request)

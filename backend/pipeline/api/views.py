@@ -200,7 +200,17 @@ class PipelineViewSet(GuardedViewMixin, viewsets.ViewSet):
 
     @extend_schema(
         parameters=[_FLOW_TOKEN],
-        responses={200: api.DESCRIPTOR, 410: _GONE, **_READ},
+        responses={
+            200: api.DESCRIPTOR,
+            409: OpenApiResponse(
+                api.DESCRIPTOR,
+                description="The flow kept moving while it was shown: the step's own write "
+                "(a fresh callback state) lost three times in a row. The descriptor as last "
+                "read, with an error `stale_version`; showing it again is safe.",
+            ),
+            410: _GONE,
+            **_READ,
+        },
         summary="Show a flow",
     )
     def retrieve(self, request: Request, pk: str) -> Response:

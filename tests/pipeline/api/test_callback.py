@@ -42,6 +42,7 @@ from backend.pipeline.store import get_store
 from tests.conftest import LOCAL_ONLY_PROVIDERS, FlowClient, state_of
 
 from .conftest import API, Response, error_of
+from .test_schema import assert_documented
 
 CALLBACK = f"{API}callback/"
 TOKEN_URL = "http://testserver/o/token/"
@@ -776,6 +777,9 @@ def test_a_get_of_a_flow_that_keeps_moving_is_answered_as_a_conflict_after_a_few
     assert response.status_code == 409, response.json()
     assert response.json()["errors"][-1]["code"] == "stale_version"
     assert len(lost) == MAX_CONFLICTS  # each a fresh read of the flow, then no more writes
+    # A client reading the document learns that a GET may answer so.
+    document = client.get("/api/schema/").json()
+    assert_documented(document, "GET", "/api/pipelines/{id}/", response)
 
 
 def test_a_callback_whose_write_loses_sends_the_browser_back_saying_so(

@@ -399,3 +399,26 @@ def test_body_limit_applies_to_flow_token_requests(started: dict[str, Any]) -> N
         HTTP_X_PIPELINE_TOKEN=started["token"],
     )
     assert response.status_code == 413
+
+
+def test_no_answer_about_a_client_may_be_kept_by_a_cache(client: FlowClient, user: Any) -> None:
+    # An anonymous step reads no session, so nothing else says its answer is one client's.
+    started = client.start()
+    flow = started.json()
+    answers = {
+        "csrf": client.get("/api/auth/csrf/"),
+        "start": started,
+        "show": client.show(flow["id"]),
+        "refused": client.submit(flow, {"email": "nope"}),
+        "cancel": client.cancel(flow["id"]),
+        "not found": client.show("nope"),
+        "callback": client.get("/api/pipelines/callback/?state=forged"),
+        "me": client.get("/api/auth/me/"),
+        "login": client.login("ada", "lovelace-1815"),
+        "logout": client.post("/api/auth/logout/"),
+    }
+    statuses = [answer.status_code for answer in answers.values()]
+    assert statuses == [200, 201, 200, 400, 204, 404, 302, 200, 200, 204]
+    assert {
+        name: answer.get("Cache-Control") for name, answer in answers.items()
+    } == dict.fromkeys(answers, "no-store")
