@@ -116,11 +116,12 @@ async function logout() {
   makeView().go({ page: "catalog" });
 }
 
-/** Who is logged in, as the API says, shown in the header; unchanged if it cannot be asked. */
+/** Who is logged in, as the API says, shown in the header; unchanged if it cannot say. */
 async function loadUser() {
   try {
     const { status, data } = await api.me();
-    setUser(status === 200 && data?.authenticated ? data.user : null);
+    // Anything but an answer (a 503, a proxy's 502) says nothing of who is logged in.
+    if (status === 200) setUser(data?.authenticated ? data.user : null);
   } catch (failure) {
     if (!(failure instanceof ApiUnreachable)) throw failure;
     authArea.replaceChildren(h("span", { class: "muted" }, "API unreachable"));

@@ -1,13 +1,21 @@
 """The dummy provider of Sentry's identity module: it simply asks for an email."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from backend.pipeline import Form, Pipeline, PipelineView, Step, StepResult, flatten_errors
+from backend.pipeline import (
+    Form,
+    Pipeline,
+    PipelineView,
+    Step,
+    StepResult,
+    flatten_errors,
+    submitted_data,
+)
 
 from .base import Provider
 
@@ -29,8 +37,7 @@ class AskEmail(PipelineView):
             if not serializer.is_valid():
                 errors = flatten_errors(serializer.errors)
                 # What was typed comes back with its error, to be corrected, not retyped.
-                submitted = request.data if isinstance(request.data, Mapping) else {}
-                data = {"email": submitted["email"]} if "email" in submitted else {}
+                data = submitted_data(request, ["email"])
                 return Form(EmailSerializer, title=self.title, data=data, errors=errors)
             pipeline.bind_state("email", serializer.validated_data["email"])
             return pipeline.next_step()

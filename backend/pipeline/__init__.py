@@ -12,7 +12,15 @@ from .errors import flatten_errors
 from .nested import NestedPipelineView
 from .outcomes import Form, Redirect, StepResponse, StepResult
 from .provider import PipelineProvider, ProviderLookup, ProviderManager
-from .steps import INITIAL_DATA_KEY, ConditionalStep, FormView, LateBoundStep, PipelineView, Step
+from .steps import (
+    INITIAL_DATA_KEY,
+    ConditionalStep,
+    FormView,
+    LateBoundStep,
+    PipelineView,
+    Step,
+    submitted_data,
+)
 
 __all__ = [
     "INITIAL_DATA_KEY",
@@ -32,4 +40,5 @@ __all__ = [
     "StepResponse",
     "StepResult",
     "flatten_errors",
+    "submitted_data",
 ]

@@ -15,7 +15,7 @@ import functools
 import hashlib
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -155,12 +155,8 @@ class FormView(PipelineView):
         else:
             errors = flatten_errors(serializer.errors)
         source = self._source(pipeline, serializer)
-        known = set(_field_names(source))
-        submitted = request.data if isinstance(request.data, Mapping) else {}
         return self.render(
-            source,
-            data={key: value for key, value in submitted.items() if key in known},
-            errors=errors,
+            source, data=submitted_data(request, _field_names(source)), errors=errors
         )
 
     def render(
@@ -226,6 +222,17 @@ class ConditionalStep(Step):
 
     def signature_part(self) -> str:
         return f"if:{self.step.signature_part()}"
+
+
+def submitted_data(request: Request, fields: Iterable[str]) -> dict[str, Any]:
+    """What a refused submit carried for the form's `fields`, to show again beside its errors.
+
+    Only the form's own fields, so that no other input comes back in
+    `form.data`, which a client renders with the form's schema.
+    """
+    data = request.data if isinstance(request.data, Mapping) else {}
+    known = set(fields)
+    return {key: value for key, value in data.items() if key in known}
 
 
 def signature_of(steps: Sequence[Step]) -> str:

@@ -16,7 +16,7 @@ export async function catalogPage(view, { error = null } = {}) {
   const pipelines = await loadCatalog();
   if (pipelines === null) {
     const heading = h("h1", { tabindex: "-1" }, "Pipelines");
-    view.mount(
+    const mounted = view.mount(
       h(
         "section",
         {},
@@ -26,6 +26,7 @@ export async function catalogPage(view, { error = null } = {}) {
       ),
       "Catalog",
     );
+    if (mounted && (callback || !view.first)) (callback || heading).focus();
     return;
   }
 

@@ -65,7 +65,7 @@ export async function startFlow(view, pipeline, provider) {
 /** This app's URL without the parameters of a flow. */
 function returnTo() {
   const url = new URL(location.href);
-  for (const name of ["pipeline", "error", "page"]) url.searchParams.delete(name);
+  for (const name of ["pipeline", "error", "page", "flow"]) url.searchParams.delete(name);
   url.hash = "";
   return url.href;
 }
@@ -78,6 +78,9 @@ export async function flowPage(view, { id, error = null, started = null }) {
 
   if (started) {
     showDescriptor(started, { follow: true });
+  } else if (id === "." || id === "..") {
+    // A URL resolves a dot segment away: asked for, it would name another API path.
+    showProblem("No such flow", "This address names no flow.");
   } else {
     const message = callbackMessage(error) ?? CALLBACK_REFUSED;
     const notice = error && { tone: "warning", message };
@@ -162,21 +165,24 @@ export async function flowPage(view, { id, error = null, started = null }) {
     if (!view.alive()) return;
     if (before && before.id !== now?.id) {
       const whom = h("strong", {}, before.username);
-      const again = now
-        ? ["You are logged in as ", h("strong", {}, now.username), " now; this flow is ", whom, "'s."]
-        : ["This flow waits for ", whom, ": log in again to go on with it."];
-      const message = h("div", { class: "notice warning", role: "alert" }, again);
-      const login = now ? null : h("p", {}, loginLink());
-      return showPage("You were logged out", message, login, catalogLink());
+      if (now) {
+        const other = h("strong", {}, now.username);
+        const message = ["You are logged in as ", other, " now; this flow is ", whom, "'s."];
+        return showProblem("You are logged in as someone else", message);
+      }
+      const message = ["This flow waits for ", whom, ": log in again to go on with it."];
+      return showProblem("You were logged out", message, loginLink());
     }
     if (status === 401) return showProblem("Log in to go on", messageOf(data), loginLink());
-    return showProblem("No such flow", messageOf(data));
+    // Opened logged out, a flow started logged in is not found: it waits for the login.
+    const login = !now && ["Started while logged in? ", loginLink(), " to go on with it."];
+    return showProblem("No such flow", messageOf(data), login);
   }
 
   /** Log in, then back to this flow. */
-  function loginLink() {
+  function loginLink(label = "Log in") {
     const href = `?${new URLSearchParams({ page: "login", flow: id })}`;
-    return h("a", { href, "data-route": "" }, "Log in");
+    return h("a", { href, "data-route": "" }, label);
   }
 
   function showConflict(descriptor) {
@@ -253,9 +259,11 @@ export async function flowPage(view, { id, error = null, started = null }) {
       if (!(failure instanceof ApiUnreachable)) throw failure;
       return showProblem("The API could not be reached", failure.message);
     }
-    if (answer.status !== 201) {
+    if (answer.status === 401) await view.reloadUser(); // logged out meanwhile, say
+    if (answer.status !== 201 && view.alive()) {
       const summary = renderErrorSummary(envelopeErrors(answer.data));
-      showPage("The flow could not start again", summary, catalogLink());
+      const login = answer.status === 401 && h("p", {}, loginLink(), " to start it.");
+      showPage("The flow could not start again", summary, login, catalogLink());
     }
   }
 }

@@ -27,11 +27,13 @@ const LOGIN_FORM = {
 export async function loginPage(view, { flow = null } = {}) {
   const next = flow ? { pipeline: flow } : { page: "catalog" };
   const params = new URLSearchParams(next);
-  const user = view.user();
+  // Sent here to log in, the user may have been logged out meanwhile (in another tab).
+  const user = view.user() && (await view.reloadUser());
+  if (!view.alive()) return;
   if (user) {
     const heading = h("h1", { tabindex: "-1" }, "You are logged in");
     const label = flow ? "Go on with the flow" : "Catalog";
-    view.mount(
+    const mounted = view.mount(
       h(
         "section",
         {},
@@ -41,6 +43,7 @@ export async function loginPage(view, { flow = null } = {}) {
       ),
       "Log in",
     );
+    if (mounted && !view.first) heading.focus();
     return;
   }
   show({ username: "" }, []);

@@ -61,6 +61,17 @@ def test_demo_setup_registers_no_callback_the_local_server_would_refuse() -> Non
     )
 
 
+@override_settings(
+    DEBUG=True, OAUTH2_PROVIDER={"ALLOWED_REDIRECT_URI_SCHEMES": ["https"]}, IDENTITY_PROVIDERS={}
+)
+def test_demo_setup_registers_no_client_without_a_callback_the_local_server_allows() -> None:
+    err = StringIO()
+    call_command("demo_setup", port="8123", stdout=StringIO(), stderr=err)
+    assert not get_application_model().objects.exists()
+    assert "Set LOCAL_OAUTH_BASE_URL" in err.getvalue()
+    assert get_user_model()._default_manager.filter(username="demo").exists()
+
+
 def test_demo_setup_registers_each_callback_once() -> None:
     assert _callbacks_registered_with_the_local_server_at("http://localhost:8123") == [
         "http://127.0.0.1:8123/api/pipelines/callback/",

@@ -233,3 +233,13 @@ def running(app: Spa) -> Iterator[Spa]:
 @pytest.fixture
 def spa(chromium: Browser, stub_origin: str, api_origin: str) -> Iterator[Spa]:
     yield from running(Spa(chromium, stub_origin, api_origin))
+
+
+def about_you_filled(spa: Spa, name: str = "Ada") -> Page:
+    """An onboarding flow started, its first step filled in and not yet sent."""
+    page = spa.open()
+    spa.start("Onboarding", "Default")
+    expect(spa.heading()).to_have_text("About you")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Name").fill(name)
+    return page

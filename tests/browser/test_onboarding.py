@@ -12,21 +12,11 @@ import pytest
 import time_machine
 from django.db import OperationalError
 from django.test import override_settings
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Route, expect
 
-from .conftest import Spa
+from .conftest import Spa, about_you_filled
 
 pytestmark = pytest.mark.browser
-
-
-def about_you_filled(spa: Spa, name: str = "Ada") -> Page:
-    """An onboarding flow started, its first step filled in and not yet sent."""
-    page = spa.open()
-    spa.start("Onboarding", "Default")
-    expect(spa.heading()).to_have_text("About you")
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Name").fill(name)
-    return page
 
 
 def test_onboarding_with_an_error_fixed_a_step_back_and_the_result(spa: Spa) -> None:

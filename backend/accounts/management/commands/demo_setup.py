@@ -43,8 +43,15 @@ class Command(BaseCommand):
         # SECURE_SSL_REDIRECT): another would never be used, and would fail the
         # client's validation when the admin saves it.
         schemes = oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES
-        roots = [root for root in roots if urlsplit(root).scheme in schemes]
-        register_demo_client(user, roots)
+        allowed = [root for root in roots if urlsplit(root).scheme in schemes]
+        if allowed:
+            register_demo_client(user, allowed)
+        else:
+            self.stderr.write(
+                f"No OAuth client registered: the local server redirects only to "
+                f"{' or '.join(schemes)} URLs, and the demo is served at {', '.join(roots)}. "
+                "Set LOCAL_OAUTH_BASE_URL to the URL it is served at."
+            )
         self.stdout.write(f"Demo user: {DEMO_USERNAME} / {DEMO_PASSWORD}")
 
     def _demo_user(self) -> Any:
