@@ -225,6 +225,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backend.pipeline.api.openapi.document_csrf",
+        "backend.pipeline.api.openapi.document_headers",
     ],
     "ENUM_NAME_OVERRIDES": {
         "FormKindEnum": ["form"],

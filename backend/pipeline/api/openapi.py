@@ -1,4 +1,4 @@
-"""The OpenAPI document: its view (the format asked for, errors in JSON) and its CSRF hook."""
+"""The OpenAPI document: its view (the format asked for, errors in JSON), and its hooks."""
 
 from typing import Any
 
@@ -61,4 +61,50 @@ def document_csrf(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         for method, operation in path.items():
             if method in UNSAFE:
                 operation.setdefault("parameters", []).append(CSRF_HEADER)
+    return result
+
+
+#: Headers answers carry beside their body, by status: what a client reads there.
+RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    "201": {
+        "Location": {
+            "description": "The flow's URL (`/api/pipelines/{id}/`).",
+            "schema": {"type": "string"},
+        }
+    },
+    "302": {
+        "Location": {
+            "description": "Where the browser goes on: the flow's `return_to` (or the"
+            " frontend's URL) with `pipeline=<id>`, and `error=<code>` when refused.",
+            "schema": {"type": "string"},
+        }
+    },
+    "401": {
+        "WWW-Authenticate": {
+            "description": "`Token`: the scheme `Authorization` takes.",
+            "schema": {"type": "string"},
+        }
+    },
+    "429": {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again, when known.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+    "503": {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+
+
+def document_headers(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A drf-spectacular postprocessing hook: the headers each documented status carries."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                if status in RESPONSE_HEADERS:
+                    response.setdefault("headers", {}).update(RESPONSE_HEADERS[status])
     return result

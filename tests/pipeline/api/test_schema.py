@@ -408,3 +408,27 @@ def test_data_the_schema_forbids_is_refused_by_the_server(
 
 def test_document_generates_without_warnings_and_passes_the_openapi_schema(db: None) -> None:
     call_command("spectacular", "--fail-on-warn", "--validate", stdout=StringIO())
+
+
+def test_the_headers_answers_carry_are_documented(
+    client: FlowClient, document: dict[str, Any]
+) -> None:
+    """What a client reads beside the body: each header a real answer carries is documented."""
+    started = client.start()
+    answers = {
+        ("post", "/api/pipelines/", "Location"): started,
+        ("get", "/api/pipelines/callback/", "Location"): client.get(
+            "/api/pipelines/callback/?state=forged"
+        ),
+        ("get", "/api/pipelines/{id}/", "WWW-Authenticate"): client.get(
+            flow_url(started.json()["id"]), HTTP_AUTHORIZATION="Token nope"
+        ),
+    }
+    for (method, template, header), answer in answers.items():
+        assert answer.has_header(header), (template, answer.status_code)
+        documented = document["paths"][template][method]["responses"][str(answer.status_code)]
+        assert header in documented.get("headers", {}), (template, header)
+    for path in document["paths"].values():
+        for operation in path.values():
+            for status in {"429", "503"} & set(operation["responses"]):
+                assert "Retry-After" in operation["responses"][status]["headers"]
