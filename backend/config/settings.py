@@ -189,9 +189,10 @@ CORS_ALLOW_HEADERS = (
     "x-pipeline-token",
     "x-requested-with",
 )
-# An app on another origin reads only the headers CORS exposes: how long to
-# wait after a 429 or 503 is one it shows.
-CORS_EXPOSE_HEADERS = ("retry-after",)
+# An app on another origin reads only the headers CORS exposes: those the
+# OpenAPI document names (how long to wait after a 429 or 503, the new
+# flow's URL, the scheme a 401 asks for).
+CORS_EXPOSE_HEADERS = ("retry-after", "location", "www-authenticate")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", CORS_ALLOWED_ORIGINS)
 
 # --- Django REST framework ------------------------------------------------------

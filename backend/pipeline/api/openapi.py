@@ -64,7 +64,8 @@ def document_csrf(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     return result
 
 
-#: Headers answers carry beside their body, by status: what a client reads there.
+#: Headers answers carry beside their body, by status: what a client reads there
+#: (exposed to apps on other origins by `CORS_EXPOSE_HEADERS`).
 RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     "201": {
         "Location": {
@@ -75,7 +76,8 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     "302": {
         "Location": {
             "description": "Where the browser goes on: the flow's `return_to` (or the"
-            " frontend's URL) with `pipeline=<id>`, and `error=<code>` when refused.",
+            " frontend's URL) with `pipeline=<id>` when the state names a flow of this"
+            " client's, and `error=<code>` when refused.",
             "schema": {"type": "string"},
         }
     },
@@ -87,7 +89,8 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     },
     "429": {
         "Retry-After": {
-            "description": "Seconds to wait before trying again, when known.",
+            "description": "Seconds to wait before trying again, with `throttled`;"
+            " `too_many_flows` carries none (finish or cancel a flow first).",
             "schema": {"type": "integer", "minimum": 0},
         }
     },

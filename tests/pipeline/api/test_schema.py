@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -432,3 +433,20 @@ def test_the_headers_answers_carry_are_documented(
         for operation in path.values():
             for status in {"429", "503"} & set(operation["responses"]):
                 assert "Retry-After" in operation["responses"][status]["headers"]
+
+
+@override_settings(CORS_ALLOWED_ORIGINS=["http://localhost:5173"])
+def test_an_app_on_another_origin_may_read_every_header_the_document_names(
+    client: FlowClient, document: dict[str, Any]
+) -> None:
+    named = {
+        header.lower()
+        for path in document["paths"].values()
+        for operation in path.values()
+        for response in operation["responses"].values()
+        for header in response.get("headers", {})
+    }
+    answer = client.get("/api/pipelines/", HTTP_ORIGIN="http://localhost:5173")
+    exposed = {name.strip() for name in answer["Access-Control-Expose-Headers"].split(",")}
+    assert named == {"location", "retry-after", "www-authenticate"}
+    assert named <= exposed
