@@ -180,9 +180,9 @@ export async function flowPage(view, { id, error = null, started = null }) {
   }
 
   /** Log in, then back to this flow. */
-  function loginLink(label = "Log in") {
+  function loginLink() {
     const href = `?${new URLSearchParams({ page: "login", flow: id })}`;
-    return h("a", { href, "data-route": "" }, label);
+    return h("a", { href, "data-route": "" }, "Log in");
   }
 
   function showConflict(descriptor) {
