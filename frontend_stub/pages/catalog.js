@@ -14,19 +14,23 @@ export async function catalogPage(view, { error = null } = {}) {
   const callback =
     refused && h("div", { class: "notice warning", role: "alert", tabindex: "-1" }, refused);
   const pipelines = await loadCatalog();
+
+  /**
+   * Shows `section` as the page. Navigated to, it starts over where a keyboard or
+   * a screen reader finds it (`heading`), a refused sign-in said first; the page
+   * the app opens on is left to the browser.
+   */
+  function show(section, heading) {
+    if (view.mount(section, "Catalog") && (callback || !view.first)) {
+      (callback || heading).focus();
+    }
+  }
+
   if (pipelines === null) {
     const heading = h("h1", { tabindex: "-1" }, "Pipelines");
-    const mounted = view.mount(
-      h(
-        "section",
-        {},
-        heading,
-        callback,
-        h("div", { class: "notice warning", role: "alert" }, "The API's catalog could not be loaded."),
-      ),
-      "Catalog",
-    );
-    if (mounted && (callback || !view.first)) (callback || heading).focus();
+    const unloaded = "The API's catalog could not be loaded.";
+    const notice = h("div", { class: "notice warning", role: "alert" }, unloaded);
+    show(h("section", {}, heading, callback, notice), heading);
     return;
   }
 
@@ -54,7 +58,7 @@ export async function catalogPage(view, { error = null } = {}) {
   }
 
   const heading = h("h1", { tabindex: "-1" }, "Start a flow");
-  const mounted = view.mount(
+  show(
     h(
       "section",
       { class: "catalog" },
@@ -102,9 +106,6 @@ export async function catalogPage(view, { error = null } = {}) {
           )
         : h("p", {}, "The API serves no pipelines."),
     ),
-    "Catalog",
+    heading,
   );
-  // Come back to, the page starts over where a keyboard or a screen reader
-  // finds it; a refused sign-in is said first. Opened, it is left to the browser.
-  if (mounted && (callback || !view.first)) (callback || heading).focus();
 }
